@@ -1,0 +1,1 @@
+"""The MAAS cluster controller: DHCP, TFTP, boot images and power, near the machines."""

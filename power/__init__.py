@@ -1,0 +1,1 @@
+"""Power drivers, one module per power type, and their parameter schemas."""

@@ -1,0 +1,1 @@
+"""The MAAS region controller: REST API, metadata service, RPC endpoint and all state."""

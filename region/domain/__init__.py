@@ -1,0 +1,1 @@
+"""Rules of the domain that need neither HTTP nor SQL."""

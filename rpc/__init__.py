@@ -1,0 +1,1 @@
+"""The AMP contract between region and cluster: commands, argument types, the handshake."""
