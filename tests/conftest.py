@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -118,15 +118,15 @@ def migrated_url(pg_server: Server) -> str:
     return url
 
 
-@pytest.fixture
-def db(migrated_url: str) -> Iterator[object]:
+@pytest_twisted.async_yield_fixture
+async def db(migrated_url: str) -> AsyncIterator[object]:
     """A connection pool on the test reactor, for tests of region/db and handlers."""
     from twisted.internet import reactor
 
     from region.db.pool import Database
 
     database = Database(reactor, migrated_url, size=4)
-    pytest_twisted.blockon(pytest_twisted.ensureDeferred(database.start()))
+    await database.start()
     yield database
     database.close()
 
