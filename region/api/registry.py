@@ -304,7 +304,7 @@ class Registry:
 
     def __init__(self, handlers: Iterable[Handler]) -> None:
         self.handlers = list(handlers)
-        names = [handler.name for handler in self.handlers]
+        names = [handler.name for handler in self.handlers if not handler.hidden]
         duplicates = {name for name in names if names.count(name) > 1}
         if duplicates:
             raise ValueError(f"handler names used twice: {sorted(duplicates)}")

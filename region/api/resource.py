@@ -94,11 +94,18 @@ class APIDispatcher:
             unavailable = ServiceUnavailable("The MAAS database is unavailable; try again shortly.")
             response = Response(unavailable.message.encode(), 503,
                                 headers=dict(unavailable.headers))
-        except Exception:
-            self.log.failure("Unhandled error serving {method} {path}",
-                             method=request.method.decode("latin-1"), path=request.path)
-            response = Response.text(
-                "Internal server error: this is a bug in MAAS; the region log has details.", 500)
+        except Exception as error:
+            status = getattr(error, "api_status", None)
+            if isinstance(status, int):
+                # A domain error that declares its HTTP status (e.g. an invalid
+                # node status transition, 409), without depending on the API.
+                response = Response.text(str(error), status)
+            else:
+                self.log.failure("Unhandled error serving {method} {path}",
+                                 method=request.method.decode("latin-1"), path=request.path)
+                response = Response.text(
+                    "Internal server error: this is a bug in MAAS; the region log has details.",
+                    500)
         self.log.debug("{method} {uri} {status} {ms:.1f}ms",
                        method=request.method.decode("latin-1"),
                        uri=request.uri.decode("latin-1", errors="replace"),
