@@ -34,13 +34,23 @@ class UploadedFile:
 
 
 class Params:
-    """A read-only multi-valued mapping of parameter name to text values, plus files."""
+    """
+    A read-only multi-valued mapping of parameter name to text values, plus files.
+
+    Text may not contain NUL characters (PostgreSQL's text cannot hold them, and
+    no MAAS parameter needs them): such a request is refused here, at the edge,
+    with a 400.  Binary content travels as files.
+    """
 
     def __init__(
         self, items: Iterable[tuple[str, str]] = (), files: Iterable[UploadedFile] = ()
     ) -> None:
         self._items = list(items)
         self._files = list(files)
+        for key, value in self._items:
+            if "\x00" in key or "\x00" in value:
+                raise BadRequest(f"Parameter {key!r} contains a NUL character; send binary "
+                                 "data as a file part or base64 text.")
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The last value given for name (as Django's QueryDict does), or default."""

@@ -62,7 +62,11 @@ def absolute_root(request: Request, root: str) -> str:
 
 
 def _decode_path_args(raw: dict[str, str]) -> dict[str, str]:
-    return {name: unquote(value, encoding="utf-8", errors="strict") for name, value in raw.items()}
+    decoded = {name: unquote(value, encoding="utf-8", errors="strict")
+               for name, value in raw.items()}
+    if any("\x00" in value for value in decoded.values()):
+        raise NotFound("No resource has a NUL character in its name.")
+    return decoded
 
 
 class APIDispatcher:

@@ -116,3 +116,11 @@ def test_merged_keeps_both_sources_in_order() -> None:
     assert merged.get("op") == "new"
     assert merged.get("name") == "x"
     assert merged.names() == ["op", "name"]
+
+
+def test_nul_characters_in_text_are_refused() -> None:
+    """Text with NUL cannot reach PostgreSQL: 400 at the edge, never a 500."""
+    with pytest.raises(BadRequest):
+        parse_query(b"name=a%00b")
+    with pytest.raises(BadRequest):
+        parse_body("application/json", b'{"name": "a\\u0000b"}')

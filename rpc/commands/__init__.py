@@ -1,0 +1,1 @@
+"""AMP command declarations: common (both sides answer), region (the region answers), cluster."""

@@ -1,0 +1,1 @@
+"""Unit tests of the AMP contract: argument types, commands, handshake, protocol, client."""
