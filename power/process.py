@@ -11,7 +11,7 @@ period, SIGKILL.
 from __future__ import annotations
 
 import os
-import signal
+import shutil
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -42,15 +42,50 @@ class ProcessResult:
     def ok(self) -> bool:
         return self.exit_code == 0
 
+    @property
+    def output(self) -> str:
+        """Standard output then standard error, decoded leniently."""
+        return (self.stdout + self.stderr).decode("utf-8", errors="replace")
+
+
+#: Where administration tools live, searched after the caller's PATH.
+SBIN_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin")
+
+
+def find_program(name: str, path: str | None = None) -> str | None:
+    """
+    The absolute path of program name, or None if it is not installed.
+
+    :param path: the directories to search (``os.pathsep``-separated); by
+        default ``PATH`` followed by the sbin directories, where most power
+        tools live but which a service's ``PATH`` often lacks.
+    """
+    if path is None:
+        path = os.pathsep.join([os.environ.get("PATH", "/usr/bin:/bin"), *SBIN_DIRS])
+    return shutil.which(name, path=path)
+
 
 class _Collector(ProcessProtocol):
-    def __init__(self, stdin: bytes | None, done: Deferred[ProcessResult]) -> None:
+    """
+    Collects the child's output, and ends it: TERM, then KILL after a grace period.
+
+    ``done`` fires with the ProcessResult.  Cancelling ``done`` (which is what
+    cancelling an ``await run_process(...)`` does) terminates the child too, so
+    a caller's own timeout never leaves a process behind.
+    """
+
+    def __init__(self, stdin: bytes | None, clock: Any, kill_grace: float) -> None:
         self._stdin = stdin
-        self._done = done
+        self._clock = clock
+        self._kill_grace = kill_grace
         self._out: list[bytes] = []
         self._err: list[bytes] = []
+        self._killer: Any = None
+        self._ended = False
+        self.done: Deferred[ProcessResult] = Deferred(canceller=lambda _: self.terminate())
 
     def connectionMade(self) -> None:
+        assert self.transport is not None
         if self._stdin:
             self.transport.write(self._stdin)
         self.transport.closeStdin()
@@ -61,7 +96,25 @@ class _Collector(ProcessProtocol):
     def errReceived(self, data: bytes) -> None:
         self._err.append(data)
 
+    def terminate(self) -> None:
+        """Send SIGTERM now and SIGKILL after the grace period, unless the child ends."""
+        if self._ended or self.transport is None:
+            return
+        self._signal("TERM")
+        if self._killer is None:
+            self._killer = self._clock.callLater(self._kill_grace, self._signal, "KILL")
+
+    def _signal(self, name: str) -> None:
+        assert self.transport is not None
+        try:
+            self.transport.signalProcess(name)
+        except ProcessExitedAlready:
+            pass
+
     def processEnded(self, reason: Failure) -> None:
+        self._ended = True
+        if self._killer is not None and self._killer.active():
+            self._killer.cancel()
         value = reason.value
         exit_code: int | None = 0
         sig: int | None = None
@@ -70,7 +123,9 @@ class _Collector(ProcessProtocol):
             sig = value.signal
         elif not isinstance(value, ProcessDone):
             exit_code = None
-        self._done.callback(ProcessResult(exit_code, sig, b"".join(self._out), b"".join(self._err)))
+        if self.done.called:  # the caller cancelled and has gone
+            return
+        self.done.callback(ProcessResult(exit_code, sig, b"".join(self._out), b"".join(self._err)))
 
 
 async def run_process(
@@ -79,16 +134,23 @@ async def run_process(
     *,
     stdin: bytes | None = None,
     env: Mapping[str, str] | None = None,
-    timeout: float = 60.0,
+    timeout: float = 60.0,  # noqa: ASYNC109 (enforced inside: TERM, then KILL)
     kill_grace: float = 5.0,
 ) -> ProcessResult:
     """
     Run argv to completion and return what it printed and how it ended.
 
     :param reactor: provides ``spawnProcess`` and ``callLater``.
+    :param argv: the program (a path, or a name looked up in the child's ``PATH``)
+        and its arguments.  Never put a secret here: any user can read a
+        process's arguments in ``/proc``.  Use ``stdin`` or a 0600 file.
     :param stdin: bytes written to the child's standard input, which is then closed.
     :param env: the child's whole environment (default: ``PATH`` and ``LC_ALL=C``).
     :param timeout: seconds before the child is terminated; ProcessTimeout is raised.
+    :param kill_grace: seconds between SIGTERM and SIGKILL.
+
+    Cancelling the call (for example with an outer ``addTimeout``) terminates
+    the child the same way and raises CancelledError at once.
     """
     if not argv:
         raise ValueError("empty argv")
@@ -96,32 +158,20 @@ async def run_process(
         "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
         "LC_ALL": "C",
     }
-    done: Deferred[ProcessResult] = Deferred()
-    protocol = _Collector(stdin, done)
-    transport = reactor.spawnProcess(protocol, argv[0], list(argv), env=environment)
+    protocol = _Collector(stdin, reactor, kill_grace)
+    reactor.spawnProcess(protocol, argv[0], list(argv), env=environment)
     timed_out = []
-
-    def send(sig: int) -> None:
-        try:
-            transport.signalProcess("KILL" if sig == signal.SIGKILL else "TERM")
-        except ProcessExitedAlready:
-            pass
 
     def expire() -> None:
         timed_out.append(True)
-        send(signal.SIGTERM)
-        killer.append(reactor.callLater(kill_grace, send, signal.SIGKILL))
+        protocol.terminate()
 
-    killer: list[Any] = []
     deadline = reactor.callLater(timeout, expire)
     try:
-        result = await done
+        result = await protocol.done
     finally:
         if deadline.active():
             deadline.cancel()
-        for call in killer:
-            if call.active():
-                call.cancel()
     if timed_out:
         raise ProcessTimeout(argv[0], timeout)
     return result

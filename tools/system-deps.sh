@@ -15,6 +15,11 @@ if [ -z "${MAAS_DATABASE_URL:-}" ] && ! have_pg; then
 fi
 if [ "${1:-run}" = test ]; then
   have_cmd docker-compose || need+=(docker-compose)
+  # power/: an IPMI BMC simulator, and both IPMI clients the ipmi driver can use.
+  have_cmd ipmi_sim || need+=(openipmi)
+  have_cmd ipmitool || need+=(ipmitool)
+  # (FreeIPMI installs to /usr/sbin, which a non-root PATH often lacks.)
+  [ -x /usr/sbin/ipmipower ] || have_cmd ipmipower || need+=(freeipmi-tools)
 fi
 
 [ ${#need[@]} -eq 0 ] && exit 0

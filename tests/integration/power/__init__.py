@@ -1,0 +1,1 @@
+"""Power drivers against real peers: an OpenIPMI BMC simulator, a UDP listener."""

@@ -1,0 +1,1 @@
+"""Unit tests of power/: schemas, registry, redaction, the driver base, drivers."""
