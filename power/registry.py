@@ -57,7 +57,7 @@ POWER_TYPES: tuple[PowerType, ...] = (
         Setting("power_address", "Power address"),  # a libvirt URI, not host[:port]
         Setting("power_id", "Power ID"),
         _password("Power password (optional)"),
-    ], queryable=True),
+    ], queryable=True, driver="power.virsh:VirshPowerDriver"),
     PowerType("vmware", "VMWare", [
         Setting("power_vm_name", "VM Name (if UUID unknown)"),
         Setting("power_uuid", "VM UUID (if known)"),
@@ -66,10 +66,10 @@ POWER_TYPES: tuple[PowerType, ...] = (
         _password("VMware password"),
         Setting("power_port", "VMware API port (optional)"),
         Setting("power_protocol", "VMware API protocol (optional)"),
-    ], queryable=True),
+    ], queryable=True, driver="power.vmware:VMwarePowerDriver"),
     PowerType("fence_cdu", "Sentry Switch CDU", [
         _ADDR, Setting("power_id", "Power ID"), _USER, _PASS,
-    ]),
+    ], driver="power.fence_cdu:FenceCDUPowerDriver"),
     PowerType("ipmi", "IPMI", [
         Setting("power_driver", "Power driver", field_type="choice",
                 choices=[("LAN", "LAN [IPMI 1.5]"), ("LAN_2_0", "LAN_2_0 [IPMI 2.0]")],
@@ -81,7 +81,7 @@ POWER_TYPES: tuple[PowerType, ...] = (
     ], queryable=True, driver="power.ipmi:IPMIPowerDriver"),
     PowerType("moonshot", "HP Moonshot - iLO4 (IPMI)", [
         _ADDR, _USER, _PASS, Setting("power_hwaddress", "Power hardware address"),
-    ]),
+    ], driver="power.moonshot:MoonshotPowerDriver"),
     PowerType("sm15k", "SeaMicro 15000", [
         Setting("system_id", "System ID"),
         _ADDR,
@@ -96,7 +96,7 @@ POWER_TYPES: tuple[PowerType, ...] = (
         Setting("mac_address", "MAC Address", field_type="mac_address"),
         _PASS,
         _ADDR,
-    ], queryable=True),
+    ], queryable=True, driver="power.amt:AMTPowerDriver"),
     PowerType("dli", "Digital Loggers, Inc. PDU", [
         Setting("system_id", "Outlet ID"), _ADDR, _USER, _PASS,
     ], queryable=True),
@@ -112,7 +112,7 @@ POWER_TYPES: tuple[PowerType, ...] = (
         _password("MSCM CLI API password"),
         Setting("node_id", "Node ID - Must adhere to cXnY format "
                            "(X=cartridge number, Y=node number)."),
-    ], queryable=True),
+    ], queryable=True, driver="power.mscm:MSCMPowerDriver"),
     PowerType("msftocs", "Microsoft OCS - Chassis Manager", [
         _ADDR,
         Setting("power_port", "Power port"),

@@ -1,5 +1,6 @@
 """
-The administrative subcommands of ``maas-region``: migrate, createadmin, apikey.
+The administrative subcommands of ``maas-region``: migrate, createadmin, apikey,
+shared-secret.
 
 Each is a coroutine taking the database and writing to the streams it is
 given, so tests can run them without a terminal.  A :class:`CommandError`
@@ -17,6 +18,8 @@ from region.db.migrate import migrate
 from region.db.pool import Database, Tx
 from region.domain.credentials import parse_api_key
 from region.domain.passwords import hash_password
+from region.rpc.secret import BadSecret, shared_secret
+from rpc.auth import secret_to_text, write_secret
 
 
 class CommandError(Exception):
@@ -114,3 +117,19 @@ async def run_apikey(
 
     for key in await db.transaction(work):
         print(key, file=out)
+
+
+async def run_shared_secret(db: Database, out: TextIO, *, write: str | None = None) -> None:
+    """Print the shared RPC secret as hex, creating it on first use; with write,
+    also store it in that file (mode 0640) for a cluster's ``--secret-file``."""
+    try:
+        secret = await shared_secret(db)
+    except BadSecret as error:
+        raise CommandError(str(error)) from None
+    if write:
+        try:
+            write_secret(write, secret)
+        except OSError as error:
+            raise CommandError(f"Cannot write the shared secret to {write}: "
+                               f"{error.strerror or error}") from None
+    print(secret_to_text(secret), file=out)

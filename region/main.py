@@ -4,6 +4,7 @@
     maas-region migrate
     maas-region createadmin [--username U] [--password P] [--email E]
     maas-region apikey --username U [--generate | --delete KEY]
+    maas-region shared-secret [--write FILE]
     maas-region serve [--listen HOST:PORT] [--rpc-listen HOST:PORT]
 
 Every subcommand reads the database URL from ``--database-url``,
@@ -40,6 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
     apikey.add_argument("--username")
     apikey.add_argument("--generate", action="store_true", help="add a new key")
     apikey.add_argument("--delete", metavar="KEY", help="delete this key")
+
+    secret = commands.add_parser(
+        "shared-secret", help="print the secret clusters share with the region (hex), "
+        "creating it on first use")
+    secret.add_argument("--write", metavar="FILE",
+                        help="also write it to FILE (mode 0640), for a cluster's --secret-file")
 
     serve = commands.add_parser("serve", help="run the region in the foreground")
     serve.add_argument("--listen", metavar="HOST:PORT", help="REST API address (5240)")
@@ -175,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "apikey":
         return run_command(config, lambda db: admin.run_apikey(
             db, sys.stdout, username=args.username, generate=args.generate, delete=args.delete))
+    if args.command == "shared-secret":
+        return run_command(config, lambda db: admin.run_shared_secret(
+            db, sys.stdout, write=args.write))
     return _fail(f"unknown command {args.command}")
 
 

@@ -27,6 +27,9 @@ from region.db import nonces
 from region.db.locks import Lock
 from region.db.migrate import pending_migrations
 from region.db.pool import Database, Tx
+from region.metadata.resource import MetadataResource
+from region.nodeops import NodeOps
+from region.rpc import service as rpc_service
 from region.web import RegionRoot, make_site
 
 log = Logger()
@@ -129,9 +132,14 @@ def make_service(config: RegionConfig, reactor: Any) -> MultiService:
     db = Database(reactor, config.database_url, size=config.db_pool_size)
     registry = build_registry()
     services = Services(reactor=reactor, db=db, config=config, extras={"registry": registry})
+    rpc = rpc_service.build(config, reactor, db, services.extras)
+    services.extras.update(rpc.extras)  # "clusters", "power"
+    services.extras["nodeops"] = NodeOps(db, rpc.region.power)
     verifier = OAuthVerifier(DatabaseCredentialStore(db), reactor)
     api = APIDispatcher(registry, services, verifier)
-    root = RegionRoot(api, registry.hash)
+    metadata = MetadataResource(services, verifier)
+    root = RegionRoot(api, registry.hash,
+                      routes=[("/MAAS/metadata/", metadata.serve), rpc.route])
 
     top = SequentialMultiService()
     database = DatabaseService(db, config.database_url)
@@ -143,6 +151,9 @@ def make_service(config: RegionConfig, reactor: Any) -> MultiService:
     web.setName("web")
     web._raiseSynchronously = True
     web.setServiceParent(top)
+
+    for part in rpc.services:  # "rpc" (cluster connections), then "rpc-advertise"
+        part.setServiceParent(top)
 
     periodic("nonce-cleanup", 60.0, make_nonce_cleanup(db, verifier), reactor).setServiceParent(top)
     return top

@@ -9,6 +9,7 @@ it arrives and the request is answered 413.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -16,6 +17,7 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.resource import Resource
+from twisted.web.http import combinedLogFormatter
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
 from region.api.resource import API_ROOTS, APIDispatcher
@@ -122,7 +124,27 @@ class RegionRoot(Resource):
         request.finish()
 
 
+_SECRET_QUERY = re.compile(rb"(oauth_signature=)[^&\s]*", re.IGNORECASE)
+
+
+class _Redacted:
+    """A view of a request for the access log, its OAuth signature blanked out."""
+
+    def __init__(self, request: Request) -> None:
+        self._request = request
+        self.uri = _SECRET_QUERY.sub(rb"\1<redacted>", request.uri)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._request, name)
+
+
+def redacting_log_formatter(timestamp: str, request: Request) -> str:
+    """The combined log format, without the OAuth signature (PLAINTEXT: the token
+    secret itself) that clients signing in the query string would leave in it."""
+    return combinedLogFormatter(timestamp, _Redacted(request))
+
+
 def make_site(root: RegionRoot) -> Site:
-    site = Site(root, requestFactory=LimitedRequest)
+    site = Site(root, requestFactory=LimitedRequest, logFormatter=redacting_log_formatter)
     site.displayTracebacks = False
     return site

@@ -103,12 +103,12 @@ class RegionProcess:
               extra_args: tuple[str, ...] = ()) -> RegionProcess:
         port = port or free_port()
         env = dict(os.environ, MAAS_DATABASE_URL=database_url)
-        log = open(log_path, "ab")  # noqa: SIM115 - closed with the process
-        process = subprocess.Popen(
-            [sys.executable, "-m", "region.main", "serve", "--listen", f"127.0.0.1:{port}",
-             "--rpc-listen", f"127.0.0.1:{free_port()}", *extra_args],
-            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
-        )
+        with open(log_path, "ab") as log:  # the child keeps its own descriptor
+            process = subprocess.Popen(
+                [sys.executable, "-m", "region.main", "serve", "--listen", f"127.0.0.1:{port}",
+                 "--rpc-listen", f"127.0.0.1:{free_port()}", *extra_args],
+                env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
+            )
         region = cls(process, f"http://127.0.0.1:{port}", database_url, log_path)
         region.wait_ready()
         return region

@@ -20,6 +20,12 @@ if [ "${1:-run}" = test ]; then
   have_cmd ipmitool || need+=(ipmitool)
   # (FreeIPMI installs to /usr/sbin, which a non-root PATH often lacks.)
   [ -x /usr/sbin/ipmipower ] || have_cmd ipmipower || need+=(freeipmi-tools)
+  # power/: virsh driver (libvirt test driver under a session libvirtd), fence_cdu (+ telnet).
+  have_cmd virsh || need+=(libvirt-clients)
+  [ -x /usr/sbin/libvirtd ] || have_cmd libvirtd || need+=(libvirt-daemon)
+  [ -x /usr/sbin/fence_cdu ] || have_cmd fence_cdu || need+=(fence-agents)
+  have_cmd telnet || need+=(telnet)
+  have_cmd ssh || need+=(openssh-client)
 fi
 
 [ ${#need[@]} -eq 0 ] && exit 0

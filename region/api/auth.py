@@ -79,7 +79,7 @@ class _Validator(RequestValidator):  # type: ignore[misc]
     timestamp_lifetime = 2**31
     allowed_signature_methods = ("PLAINTEXT",)
     dummy_client = "dummy-consumer"
-    dummy_access_token = "dummy-token"
+    dummy_access_token = "dummy-token"  # noqa: S105 - a placeholder oauthlib requires
 
     def __init__(self, token: Token) -> None:
         super().__init__()

@@ -7,9 +7,24 @@ described, permission-checked and counted against ``api-inventory.tsv``.
 
 from __future__ import annotations
 
-from region.api.handlers import describe, version, zones
-from region.api.handlers import commissioning_scripts, files, maas
-from region.api.handlers import account, sshkeys, sslkeys, users
+from region.api.handlers import (
+    account,
+    commissioning_scripts,
+    describe,
+    events,
+    files,
+    maas,
+    node,
+    node_macs,
+    nodes,
+    results,
+    sshkeys,
+    sslkeys,
+    tags,
+    users,
+    version,
+    zones,
+)
 from region.api.registry import Handler, Registry
 
 HANDLERS: tuple[Handler, ...] = (
@@ -29,6 +44,15 @@ HANDLERS: tuple[Handler, ...] = (
     sshkeys.SSHKEY,
     sslkeys.SSLKEYS,
     sslkeys.SSLKEY,
+    nodes.NODES,
+    node.NODE,
+    node_macs.NODE_MACS,
+    node_macs.NODE_MAC,
+    tags.TAGS,
+    tags.TAG,
+    events.EVENTS,
+    results.RESULTS,
+    results.COMMISSIONING_RESULTS,
 )
 
 

@@ -273,7 +273,7 @@ class Handler:
         ]
         operations.sort(key=lambda o: (o.method, o.op or ""))
         return {
-            "name": ("Anon" + self.name) if anonymous and self.has_private_operations else self.name,
+            "name": ("Anon" if anonymous and self.has_private_operations else "") + self.name,
             "doc": self.doc,
             "params": list(self.path_params),
             "path": API_PREFIX + self.path,

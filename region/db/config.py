@@ -19,6 +19,10 @@ UPSERT = """
     INSERT INTO config (name, value) VALUES (%(name)s, %(value)s::jsonb)
     ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value
 """
+INSERT_DEFAULT = """
+    INSERT INTO config (name, value) VALUES (%(name)s, %(value)s::jsonb)
+    ON CONFLICT (name) DO NOTHING
+"""
 
 
 class _NotSet:
@@ -52,3 +56,10 @@ async def get_many(tx: Tx, names: Iterable[str]) -> dict[str, Any]:
 async def set_value(tx: Tx, name: str, value: Any) -> None:
     """Store value (any JSON-able value) under name, replacing what was there."""
     await tx.execute(UPSERT, {"name": name, "value": json.dumps(value)})
+
+
+async def set_default(tx: Tx, name: str, value: Any) -> Any:
+    """Store value under name unless a value is stored already; return the stored
+    value (settled by the primary key: of two racing callers, both get the first's)."""
+    await tx.execute(INSERT_DEFAULT, {"name": name, "value": json.dumps(value)})
+    return await get(tx, name)

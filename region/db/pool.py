@@ -135,7 +135,7 @@ class Database:
         self._all.discard(connection)
         try:
             connection.close()
-        except Exception:  # noqa: BLE001 - already broken; nothing more to do
+        except Exception:
             self.log.debug("Closing a broken connection failed")
 
     @staticmethod
@@ -171,7 +171,8 @@ class Database:
                 if sqlstate in RETRYABLE_SQLSTATES or sqlstate == "57014":
                     raise
                 if self._is_dead(connection):
-                    raise DatabaseUnavailable(f"lost the connection to PostgreSQL: {error}") from error
+                    raise DatabaseUnavailable(
+                        f"lost the connection to PostgreSQL: {error}") from error
                 raise
             except txpostgres.RollbackFailed as error:
                 self._discard(connection)

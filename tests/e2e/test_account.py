@@ -109,7 +109,7 @@ def test_unknown_op_is_unrecognised_signature(admin: MAASClient) -> None:
     assert response.text == "Unrecognised signature: method=POST op=frobnicate"
 
 
-def test_nul_in_token_key_is_404(admin: MAASClient) -> None:
-    """A token key with a NUL cannot exist: 404, not a server error."""
+def test_nul_in_token_key_is_400(admin: MAASClient) -> None:
+    """A token key with a NUL is refused at the edge: 400, not a server error."""
     response = admin.post("account/", "delete_authorisation_token", token_key="a\x00b")
-    assert response.status_code == 404
+    assert response.status_code == 400

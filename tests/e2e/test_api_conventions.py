@@ -130,3 +130,14 @@ def test_malformed_body_is_400_not_500(admin: MAASClient) -> None:
 
 def test_unknown_paths_outside_the_api_are_404(region: RegionProcess) -> None:
     assert requests.get(region.url + "/elsewhere", timeout=10).status_code == 404
+
+
+def test_query_string_signatures_stay_out_of_the_log(region: RegionProcess) -> None:
+    """A client signing in the query string leaves no token secret in the access log."""
+    key = region.api_key("admin")
+    client = MAASClient(region.url, key, signature_type="QUERY")
+    assert client.get("zones/").status_code == 200
+    secret = key.split(":")[2]
+    log = region.log_text()
+    assert "oauth_signature=<redacted>" in log
+    assert secret not in log

@@ -213,6 +213,6 @@ def test_nul_characters_are_refused_not_crashed(admin: MAASClient) -> None:
     """A NUL in an email or a username path is a 4xx (PostgreSQL text cannot hold NUL)."""
     response = admin.post("users/", **form(unique(), email="a\x00b@example.com"))
     assert response.status_code == 400
-    assert list(response.json()) == ["email"]
+    assert "NUL" in response.text
     assert admin.get("users/bad%00name/").status_code == 404
     assert admin.delete("users/bad%00name/").status_code == 404

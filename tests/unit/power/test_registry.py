@@ -91,8 +91,12 @@ class TestRegistryFlags:
     def test_drivers_exist_for_ipmi_and_ether_wake(self) -> None:
         """ipmi and ether_wake have drivers; a type without one says so."""
         assert {t.name for t in POWER_TYPES if t.has_driver} >= {"ipmi", "ether_wake"}
-        with pytest.raises(PowerNotSupportedError):
-            driver_class("fence_cdu")
+        for power_type in POWER_TYPES:
+            if power_type.has_driver:
+                assert isinstance(driver_class(power_type.name), type)
+            else:
+                with pytest.raises(PowerNotSupportedError):
+                    driver_class(power_type.name)
         with pytest.raises(UnknownPowerType):
             driver_class("nonsense")
 

@@ -19,6 +19,8 @@ EXTRAS = {
     ("GET", "/api/1.0/commissioning-results/", "list"):
         "1.8 serves NodeResultsHandler under both commissioning-results/ and installation-results/",
     ("GET", "/api/1.0/pxeconfig/", ""): "the pxeconfig view clusters call (reference §8.1)",
+    ("GET", "/api/1.0/nodes/", "is_registered"):
+        "anonymous AnonNodesHandler.is_registered, used by enlistment scripts (reference §1.6)",
 }
 
 

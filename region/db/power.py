@@ -1,0 +1,132 @@
+"""
+SQL for nodes' power: which nodes a cluster's power monitor should query
+next, and recording the power states clusters observe.
+
+Recording a power state touches ``power_state``, ``power_state_updated`` and
+``power_query_listed`` only, never ``updated``: ``updated`` tells how long a
+node has been in its status (stale commissioning is detected with it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from region.db.pool import Tx
+
+#: The states a node's ``power_state`` may hold.
+POWER_STATES = frozenset({"on", "off", "unknown", "error"})
+
+_DUE = """
+    SELECT n.id, n.system_id, n.hostname, n.power_state, n.power_type, n.power_parameters,
+           n.status,
+           (SELECT m.mac::text FROM macaddresses m WHERE m.node_id = n.id ORDER BY m.id LIMIT 1)
+      FROM nodes n
+     WHERE n.nodegroup_id = %(nodegroup_id)s
+       AND n.power_type = ANY(%(power_types)s)
+       AND n.status <> ALL(%(excluded)s)
+       AND (n.power_query_listed IS NULL
+            OR n.power_query_listed < now() - make_interval(secs => %(lease)s))
+       AND (n.power_state_updated IS NULL
+            OR (n.status = ANY(%(transitional)s)
+                AND n.power_state_updated < now() - make_interval(secs => %(transitional_age)s))
+            OR n.power_state_updated < now() - make_interval(secs => %(age)s))
+     ORDER BY n.power_state_updated IS NOT NULL,
+              NOT (n.status = ANY(%(transitional)s)),
+              n.power_state_updated, n.system_id
+     LIMIT %(limit)s
+       FOR UPDATE OF n SKIP LOCKED
+"""
+MARK_LISTED = "UPDATE nodes SET power_query_listed = now() WHERE id = ANY(%(ids)s)"
+RECORD_STATE = """
+    UPDATE nodes SET power_state = %(state)s, power_state_updated = now(),
+                     power_query_listed = NULL
+     WHERE id = %(id)s
+"""
+PRIMARY_MAC = "SELECT mac::text FROM macaddresses WHERE node_id = %(id)s ORDER BY id LIMIT 1"
+SYSTEM_ID_BY_MAC = """
+    SELECT n.system_id FROM macaddresses m JOIN nodes n ON n.id = m.node_id
+     WHERE m.mac = %(mac)s::macaddr
+"""
+
+
+@attrs.frozen
+class PowerCandidate:
+    """A node a cluster's power monitor should query."""
+
+    id: int
+    system_id: str
+    hostname: str
+    power_state: str
+    power_type: str
+    power_parameters: dict[str, Any] | None
+    status: int
+    primary_mac: str | None
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> PowerCandidate:
+        return cls(*row)
+
+
+@attrs.frozen
+class DueQuery:
+    """Which nodes are due: see :func:`due_for_query`."""
+
+    power_types: Sequence[str]
+    excluded_statuses: Sequence[int]
+    transitional_statuses: Sequence[int]
+    #: Seconds after which any node's power state is stale.
+    age: float = 60.0
+    #: Seconds after which a node in a transitional status is stale.
+    transitional_age: float = 10.0
+    #: Seconds before a node handed out but never reported is handed out again.
+    lease: float = 300.0
+    limit: int = 1000
+
+
+async def due_for_query(tx: Tx, nodegroup_id: int, query: DueQuery) -> list[PowerCandidate]:
+    """
+    The cluster's nodes whose power state should be queried, most urgent
+    first: never queried; then those in a transitional status not queried for
+    ``transitional_age`` seconds; then the least recently queried of those not
+    queried for ``age`` seconds.  Rows are locked (others' locked rows are
+    skipped); call :func:`mark_listed` with those actually handed out.
+    """
+    rows = await tx.fetchall(_DUE, {
+        "nodegroup_id": nodegroup_id,
+        "power_types": list(query.power_types),
+        "excluded": list(query.excluded_statuses),
+        "transitional": list(query.transitional_statuses),
+        "age": query.age,
+        "transitional_age": query.transitional_age,
+        "lease": query.lease,
+        "limit": query.limit,
+    })
+    return [PowerCandidate.from_row(row) for row in rows]
+
+
+async def mark_listed(tx: Tx, node_ids: Sequence[int]) -> None:
+    """Note that these nodes were handed to their cluster for a query just now."""
+    if node_ids:
+        await tx.execute(MARK_LISTED, {"ids": list(node_ids)})
+
+
+async def record_state(tx: Tx, node_id: int, state: str) -> None:
+    """Record an observed power state (now); ``updated`` is left alone."""
+    if state not in POWER_STATES:
+        raise ValueError(f"{state!r} is not a power state")
+    await tx.execute(RECORD_STATE, {"id": node_id, "state": state})
+
+
+async def primary_mac(tx: Tx, node_id: int) -> str | None:
+    """The node's first MAC address (1.8's primary MAC), if it has one."""
+    value = await tx.fetchval(PRIMARY_MAC, {"id": node_id})
+    return None if value is None else str(value)
+
+
+async def system_id_by_mac(tx: Tx, mac: str) -> str | None:
+    """The system_id of the node owning a (normalised) MAC address."""
+    value = await tx.fetchval(SYSTEM_ID_BY_MAC, {"mac": mac})
+    return None if value is None else str(value)

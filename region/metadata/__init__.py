@@ -1,0 +1,1 @@
+"""The metadata service (``/MAAS/metadata/``): what booting nodes read and report."""
