@@ -117,11 +117,48 @@ class NodeOps:
         self.power = power
 
     async def _after(self, on: Sequence[db_nodes.Node] = (),
-                     off: Sequence[db_nodes.Node] = ()) -> None:
+                     off: Sequence[db_nodes.Node] = (), *, must_stop: bool = True) -> None:
+        """Send power actions once the transaction has committed.
+
+        ``on`` holds nodes as they were before they started commissioning: if
+        one cannot be powered on, its status goes back (as 1.8 did).  A node
+        left RELEASING that cannot be powered off becomes FAILED_RELEASING with
+        the reason, rather than waiting for a power-off that never comes.  The
+        first failure is raised (a 503 when the cluster is unavailable) unless
+        ``must_stop`` is false (marking broken, aborting: the status change
+        stands and the failure is only logged).
+        """
+        failure: Exception | None = None
         for node in on:
-            await self.power.power_on(node)
+            try:
+                await self.power.power_on(node)
+            except Exception as error:
+                await self.db.transaction(lambda tx, node=node: self._undo_start(tx, node))
+                failure = failure or error
         for node in off:
-            await self.power.power_off(node)
+            try:
+                await self.power.power_off(node)
+            except Exception as error:
+                reason = f"Could not power off: {error}"
+                await self.db.transaction(
+                    lambda tx, node=node, reason=reason: self._release_failed(tx, node, reason))
+                log.warn("{system_id}: {reason}", system_id=node.system_id, reason=reason)
+                if must_stop:
+                    failure = failure or error
+        if failure is not None:
+            raise failure
+
+    @staticmethod
+    async def _undo_start(tx: Tx, before: db_nodes.Node) -> None:
+        node = await db_nodes.get(tx, before.system_id, for_update=True)
+        if node is not None and node.status == NodeStatus.COMMISSIONING:
+            await change_status(tx, node, NodeStatus(before.status))
+
+    @staticmethod
+    async def _release_failed(tx: Tx, before: db_nodes.Node, reason: str) -> None:
+        node = await db_nodes.get(tx, before.system_id, for_update=True)
+        if node is not None and node.status == NodeStatus.RELEASING:
+            await change_status(tx, node, NodeStatus.FAILED_RELEASING, error=reason)
 
     async def start_commissioning(self, tx: Tx, node: db_nodes.Node) -> db_nodes.Node:
         """Put node into COMMISSIONING (inside tx); returns it for powering on after commit."""
@@ -247,7 +284,7 @@ class NodeOps:
             return off
 
         off = await self.db.transaction(work)
-        await self._after(off=[off] if off else [])
+        await self._after(off=[off] if off else [], must_stop=False)
 
     async def mark_fixed(self, viewer: Viewer, system_id: str) -> None:
         async def work(tx: Tx) -> None:
@@ -276,7 +313,7 @@ class NodeOps:
             return node
 
         node = await self.db.transaction(work)
-        await self._after(off=[node])
+        await self._after(off=[node], must_stop=False)
 
     async def mark_failed(self, system_id: str, error: str) -> None:
         """An operation on the node failed (1.8's mark_failed); silently ignored when

@@ -26,9 +26,10 @@ other ``int`` (int64)      int64 (0x12)                 ``int``
 Decoding is strict: every length must agree with the data, documents and
 strings must end with their NUL, keys and strings must be UTF-8 (keys
 without NULs; a string may contain one, as the spec allows), booleans must
-be 0 or 1, array keys must be ``"0"``, ``"1"``, … in order, a key may appear once per document, and nesting is limited to
-:data:`MAX_DEPTH`.  Any violation — and any value that cannot be encoded —
-raises :class:`BSONError` and nothing else.
+be 0 or 1, array keys must be ``"0"``, ``"1"``, … in order, a key may
+appear once per document, and nesting is limited to :data:`MAX_DEPTH`.
+Any violation — and any value that cannot be encoded — raises
+:class:`BSONError` and nothing else.
 """
 
 from __future__ import annotations

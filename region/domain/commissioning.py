@@ -47,10 +47,18 @@ class LshwFacts:
     memory_mib: int
 
 
+def _tag_list(tags: Any) -> list[str]:
+    return [str(tag) for tag in tags]
+
+
 @attrs.frozen
 class BlockDevice:
     """A physical block device, with the fields of the node JSON's
-    ``physicalblockdevice_set`` (bar the database id)."""
+    ``physicalblockdevice_set`` (bar the database id).
+
+    ``tags`` is a list (not a tuple) so that ``attrs.asdict`` gives what a
+    PostgreSQL ``text[]`` parameter needs; it is left out of the hash.
+    """
 
     name: str
     path: str
@@ -59,7 +67,7 @@ class BlockDevice:
     block_size: int
     model: str
     serial: str
-    tags: tuple[str, ...]
+    tags: list[str] = attrs.field(converter=_tag_list, hash=False)
 
 
 def hardened_parser() -> etree.XMLParser:
@@ -124,7 +132,8 @@ def parse_lshw(xml: bytes) -> LshwFacts:
     cpu_count = _CPU_COUNT(root)
     memory = _MEMORY_BYTES(root)
     if not (math.isfinite(cpu_count) and math.isfinite(memory)):
-        raise CommissioningDataError("lshw output holds a thread count or size that is not a number")
+        raise CommissioningDataError(
+            "lshw output holds a thread count or size that is not a number")
     return LshwFacts(cpu_count=int(cpu_count), memory_mib=int(memory // (1024 * 1024)))
 
 
@@ -204,7 +213,7 @@ def parse_lldp_routers(xml: bytes) -> list[str]:
 # -- block devices ---------------------------------------------------------------
 
 
-def device_tags(info: dict[str, Any]) -> tuple[str, ...]:
+def device_tags(info: dict[str, Any]) -> list[str]:
     """Tags for a device, from the lsblk/udev fields the 1.8 script collected:
     ``rotary`` (ROTA=1) or else ``ssd``; ``removable`` (RM=1); ``sata``
     (SATA=1); ``<RPM>rpm`` when udev knows a rotation rate."""
@@ -216,7 +225,7 @@ def device_tags(info: dict[str, Any]) -> tuple[str, ...]:
     rpm = str(info.get("RPM", "0") or "0")
     if rpm != "0":
         tags.append(f"{rpm}rpm")
-    return tuple(tags)
+    return tags
 
 
 def _integer(info: dict[str, Any], key: str, default: int | None = None) -> int:

@@ -148,6 +148,9 @@ _DEPLOYMENT_LABELS: Mapping[NodeStatus, str] = {
 class NodeStateViolation(Exception):
     """A status change the state machine forbids (1.8: HTTP 409)."""
 
+    #: The API answers this error with 409 Conflict (see region.api.resource).
+    api_status = 409
+
 
 def display(status: NodeStatus | int | None) -> str:
     """The display name of a status; ``Unknown`` for None or an unknown value."""

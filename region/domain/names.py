@@ -6,7 +6,7 @@ enlisted with no hostname, or with one derived from its IP address: the name
 a MAAS-managed DNS would have given it (``10-0-0-23``), which means nothing to
 people.  1.8 drew from a ``CandidateName`` table of about 1.28 million
 combinations; ours come from two word lists written for this project
-(380 adjectives × 413 nouns), every word lower-case ASCII letters, so every name is
+(380 adjectives by 413 nouns), every word lower-case ASCII letters, so every name is
 a valid DNS label (at most 23 characters).  Uniqueness is the caller's
 business: draw again when the name is taken.
 """

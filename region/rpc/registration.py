@@ -144,3 +144,18 @@ async def cluster_statuses(db: Database, uuids: Sequence[str]) -> dict[str, Clus
     """uuid → state for those of uuids that exist."""
     found = await db.transaction(lambda tx: nodegroups.statuses(tx, uuids))
     return {uuid: WIRE_STATUS[state] for uuid, state in found.items()}
+
+
+async def set_cluster_state(db: Database, clusters: Any, uuid: str, state: ClusterState) -> bool:
+    """
+    An administrator's decision (``nodegroups op=accept|reject``, or PUT
+    ``status``): store it and apply it to this process's connections at once
+    (other region processes pick it up within seconds).  ``clusters`` is the
+    ``ClusterConnections`` of ``Services.extras["clusters"]``.  False if there
+    is no such cluster.
+    """
+    found = await db.transaction(lambda tx: nodegroups.set_status(tx, uuid, state))
+    if found:
+        clusters.set_status(uuid, WIRE_STATUS[state])
+        log.info("Cluster {uuid} is now {state}", uuid=uuid, state=WIRE_STATUS[state].value)
+    return found

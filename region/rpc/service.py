@@ -269,7 +269,7 @@ class RPCParts:
     services: list[Service]
     #: ``Services.extras`` entries: ``clusters`` and ``power``.
     extras: dict[str, Any]
-    #: A ``RegionRoot`` route: ``("/MAAS/rpc/", serve)``.
+    #: A ``RegionRoot`` route: ``("/MAAS/rpc", serve)`` (``/MAAS/rpc/`` and ``/MAAS/rpc``).
     route: tuple[str, Callable[[Request, str], Awaitable[Response]]]
 
 
@@ -295,4 +295,4 @@ def build(config: RegionConfig, reactor: Any, db: Database,
     advertiser.setName("rpc-advertise")
     return RPCParts(region=region, services=[listener, advertiser],
                     extras={"clusters": clusters, "power": power},
-                    route=("/MAAS/rpc/", make_rpc_view(db)))
+                    route=("/MAAS/rpc", make_rpc_view(db)))

@@ -194,6 +194,9 @@ def test_rpc_endpoint_is_published(rpc_region: RegionProcess) -> None:
     assert ":pid=" in name
     assert len(endpoints) == 1 and endpoints[0][0] == "127.0.0.1"
     assert isinstance(endpoints[0][1], int)
+    assert requests.get(rpc_region.url + "/MAAS/rpc", timeout=10).json()["eventloops"] == found
+    assert requests.get(rpc_region.url + "/MAAS/rpcx", timeout=10).status_code == 404
+    assert requests.post(rpc_region.url + "/MAAS/rpc/", timeout=10).status_code == 405
 
 
 def test_shared_secret_command(rpc_region: RegionProcess, tmp_path: Path) -> None:

@@ -113,3 +113,22 @@ async def test_bad_uuids_are_refused(db: Database) -> None:
     for uuid in ("master", "", "has space", "x" * 65, "../etc"):
         with pytest.raises(CannotRegisterCluster):
             await register_cluster(db, uuid)
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_administrators_decision_applies_at_once(db: Database) -> None:
+    """set_cluster_state stores the decision and updates this process's connections."""
+    from twisted.internet import reactor
+    from twisted.protocols import amp
+
+    from region.rpc.connections import ClusterConnections
+
+    clusters = ClusterConnections(reactor)
+    uuid = await make_cluster(db, ClusterState.PENDING)
+    clusters.add(uuid, amp.AMP(), ClusterStatus.PENDING)
+    assert await registration.set_cluster_state(db, clusters, uuid, ClusterState.ACCEPTED)
+    assert clusters.connected_uuids() == [uuid]
+    assert await registration.cluster_status(db, uuid) is ClusterStatus.ACCEPTED
+    assert await registration.set_cluster_state(db, clusters, uuid, ClusterState.REJECTED)
+    assert clusters.connected_uuids() == []
+    assert not await registration.set_cluster_state(db, clusters, "no-such", ClusterState.ACCEPTED)

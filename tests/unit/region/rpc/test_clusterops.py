@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from twisted.protocols import amp
 from twisted.trial.unittest import SynchronousTestCase
 
 from region.domain.lifecycle import NodeStatus
@@ -39,15 +40,12 @@ class TestPaging(SynchronousTestCase):
         """A full page is a valid ListNodePowerParameters answer."""
         page, _ = page_of([entry(n) for n in range(2000)])
 
-        class Locator:
-            from twisted.protocols import amp as _amp
+        class Locator(amp.CommandLocator):
+            @ListNodePowerParameters.responder
+            def answer(self, uuid: str) -> dict[str, Any]:
+                return {"nodes": page}
 
-            class _L(_amp.CommandLocator):
-                @ListNodePowerParameters.responder
-                def answer(self, uuid: str) -> dict[str, Any]:
-                    return {"nodes": page}
-
-        answer = self.successResultOf(call_responder(Locator._L(), ListNodePowerParameters,
+        answer = self.successResultOf(call_responder(Locator(), ListNodePowerParameters,
                                                      {"uuid": "c-1"}))
         self.assertEqual(answer["nodes"], page)
 
