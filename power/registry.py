@@ -1,5 +1,5 @@
 """
-The 13 power types of MAAS 1.8: one table, and the functions both daemons use.
+The 13 power types of MAAS 1.8 (and two beyond it): one table, and the functions both daemons use.
 
 The region imports this module (and only this and ``power.schema``) to
 describe power types and to validate and redact ``power_parameters``; the
@@ -91,7 +91,7 @@ POWER_TYPES: tuple[PowerType, ...] = (
                 choices=[("ipmi", "IPMI"), ("restapi", "REST API v0.9"),
                          ("restapi2", "REST API v2.0")],
                 default="ipmi"),
-    ], queryable=True),
+    ], queryable=True, driver="power.sm15k:SM15KPowerDriver"),
     PowerType("amt", "Intel AMT", [
         Setting("mac_address", "MAC Address", field_type="mac_address"),
         _PASS,
@@ -99,13 +99,13 @@ POWER_TYPES: tuple[PowerType, ...] = (
     ], queryable=True, driver="power.amt:AMTPowerDriver"),
     PowerType("dli", "Digital Loggers, Inc. PDU", [
         Setting("system_id", "Outlet ID"), _ADDR, _USER, _PASS,
-    ], queryable=True),
+    ], queryable=True, driver="power.dli:DLIPowerDriver"),
     PowerType("ucsm", "Cisco UCS Manager", [
         Setting("uuid", "Server UUID"),
         Setting("power_address", "URL for XML API"),  # a URL, not host[:port]
         Setting("power_user", "API user"),
         _password("API password"),
-    ], queryable=True),
+    ], queryable=True, driver="power.ucsm:UCSMPowerDriver"),
     PowerType("mscm", "HP Moonshot - iLO Chassis Manager", [
         _address("power_address", "IP for MSCM CLI API"),
         Setting("power_user", "MSCM CLI API user"),
@@ -119,20 +119,62 @@ POWER_TYPES: tuple[PowerType, ...] = (
         _USER,
         _PASS,
         Setting("blade_id", "Blade ID (Typically 1-24)"),
-    ], queryable=True),
+    ], queryable=True, driver="power.msftocs:MicrosoftOCSPowerDriver"),
     PowerType("apc", "American Power Conversion (APC) PDU", [
         _address("power_address", "IP for APC PDU"),
         Setting("node_outlet", "APC PDU node outlet number (1-16)"),
         # 1.8 published this as a "password" field; it is a number, not a secret.
         Setting("power_on_delay", "Power ON outlet delay (seconds)",
                 field_type="password", default="5"),
-    ]),
+    ], driver="power.apc:APCPowerDriver"),
 )
 
-_BY_NAME = {power_type.name: power_type for power_type in POWER_TYPES}
+#: Power types beyond MAAS 1.8.  They validate, redact and drive like the 13
+#: (``get_power_type``, ``validate_power_parameters``, ``driver_class``), but
+#: ``describe_power_types()`` and ``power_type_names()`` keep 1.8's list
+#: unless asked for them with ``include_extra=True``.
+EXTRA_POWER_TYPES: tuple[PowerType, ...] = (
+    PowerType("redfish", "Redfish (beyond MAAS 1.8)", [
+        _address("power_address", "BMC address (host or host:port)"),
+        _USER,
+        _PASS,
+        Setting("node_id", "System ID (optional if the BMC has a single system)"),
+        Setting("power_protocol", "Protocol", field_type="choice",
+                choices=[("https", "HTTPS"), ("http", "HTTP")], default="https"),
+        Setting("power_auth", "Authentication", field_type="choice",
+                choices=[("basic", "HTTP Basic"), ("session", "Redfish session")],
+                default="basic"),
+        # Off by default: BMCs ship self-signed certificates (power.redfish).
+        Setting("power_verify_tls", "Verify the BMC's TLS certificate", field_type="choice",
+                choices=[("no", "No"), ("yes", "Yes")], default="no"),
+    ], queryable=True, driver="power.redfish:RedfishPowerDriver"),
+    PowerType("webhook", "Webhook (beyond MAAS 1.8)", [
+        Setting("power_on_uri", "Power on URI ({system_id} and other parameters allowed)"),
+        Setting("power_off_uri", "Power off URI"),
+        Setting("power_query_uri", "Power query URI (optional)"),
+        Setting("power_method", "HTTP method for on and off", field_type="choice",
+                choices=[(m, m) for m in ("POST", "PUT", "GET", "PATCH", "DELETE")],
+                default="POST"),
+        Setting("power_on_body", "Power on body (optional)"),
+        Setting("power_off_body", "Power off body (optional)"),
+        Setting("power_query_on_regex", "Regex matching an 'on' answer",
+                default=r"(?i)\bon\b"),
+        Setting("power_query_off_regex", "Regex matching an 'off' answer",
+                default=r"(?i)\boff\b"),
+        Setting("power_query_json_pointer", "JSON pointer to the state (optional)"),
+        _USER,
+        _PASS,
+        Setting("power_headers", "Extra headers ('Name: value' lines)", secret=True),
+        Setting("power_verify_tls", "Verify TLS certificates", field_type="choice",
+                choices=[("yes", "Yes"), ("no", "No")], default="yes"),
+    ], queryable=True, driver="power.webhook:WebhookPowerDriver"),
+)
+
+_BY_NAME = {power_type.name: power_type for power_type in (*POWER_TYPES, *EXTRA_POWER_TYPES)}
 
 #: Every setting name that is secret in some power type: redacted whatever the type.
-ALL_SECRET_NAMES = frozenset().union(*(t.secret_names for t in POWER_TYPES))
+ALL_SECRET_NAMES = frozenset().union(
+    *(t.secret_names for t in (*POWER_TYPES, *EXTRA_POWER_TYPES)))
 
 
 class UnknownPowerType(LookupError):
@@ -146,13 +188,22 @@ def get_power_type(name: str) -> PowerType:
         raise UnknownPowerType(name) from None
 
 
-def power_type_names() -> list[str]:
-    return [power_type.name for power_type in POWER_TYPES]
+def _types(include_extra: bool) -> tuple[PowerType, ...]:
+    return (*POWER_TYPES, *EXTRA_POWER_TYPES) if include_extra else POWER_TYPES
 
 
-def describe_power_types() -> list[dict[str, Any]]:
-    """All power types as ``describe_power_types`` returns them: sorted by description."""
-    return [t.describe() for t in sorted(POWER_TYPES, key=lambda t: t.description)]
+def power_type_names(*, include_extra: bool = False) -> list[str]:
+    """1.8's 13 names (and the extra types' with ``include_extra``)."""
+    return [power_type.name for power_type in _types(include_extra)]
+
+
+def describe_power_types(*, include_extra: bool = False) -> list[dict[str, Any]]:
+    """
+    Power types as ``describe_power_types`` returns them: sorted by description.
+
+    1.8's 13 unless ``include_extra`` (then ``redfish`` and ``webhook`` too).
+    """
+    return [t.describe() for t in sorted(_types(include_extra), key=lambda t: t.description)]
 
 
 def validate_power_parameters(

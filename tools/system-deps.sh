@@ -26,6 +26,9 @@ if [ "${1:-run}" = test ]; then
   [ -x /usr/sbin/fence_cdu ] || have_cmd fence_cdu || need+=(fence-agents)
   have_cmd telnet || need+=(telnet)
   have_cmd ssh || need+=(openssh-client)
+  # power/: the apc driver's SNMP agent (snmpd + a pass_persist outlet table), snmp tools.
+  [ -x /usr/sbin/snmpd ] || have_cmd snmpd || need+=(snmpd)
+  have_cmd snmpget || need+=(snmp)
 fi
 
 [ ${#need[@]} -eq 0 ] && exit 0

