@@ -18,6 +18,7 @@ import attrs
 from twisted.logger import Logger
 
 from region.api.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationError
+from region.db import node_userdata as db_userdata
 from region.db import nodes as db_nodes
 from region.db import results as db_results
 from region.db.pool import Database, Tx
@@ -151,7 +152,8 @@ class NodeOps:
     @staticmethod
     async def _undo_start(tx: Tx, before: db_nodes.Node) -> None:
         node = await db_nodes.get(tx, before.system_id, for_update=True)
-        if node is not None and node.status == NodeStatus.COMMISSIONING:
+        started = (NodeStatus.COMMISSIONING, NodeStatus.DEPLOYING)
+        if node is not None and node.status in started and node.status != before.status:
             await change_status(tx, node, NodeStatus(before.status))
 
     @staticmethod
@@ -314,6 +316,42 @@ class NodeOps:
 
         node = await self.db.transaction(work)
         await self._after(off=[node], must_stop=False)
+
+    async def start(self, viewer: Viewer, system_id: str, *, user_data: bytes | None,
+                    osystem: str | None, distro_series: str | None,
+                    license_key: str | None) -> None:
+        """Power up an allocated node: ALLOCATED becomes DEPLOYING (1.8's ``start``).
+
+        The user data is stored for the metadata service; the node is powered on
+        after commit, and goes back to ALLOCATED if the power-on cannot be sent.
+        """
+
+        async def work(tx: Tx) -> db_nodes.Node:
+            node = await load(tx, system_id, viewer, EDIT, for_update=True)
+            if node.owner_id is None:
+                raise Conflict("Can't start node: it hasn't been allocated.")
+            fields: dict[str, Any] = {}
+            if distro_series is not None:
+                fields["distro_series"] = distro_series
+                fields["osystem"] = osystem or "ubuntu"
+            if license_key is not None:
+                fields["license_key"] = license_key
+            if user_data is not None:
+                await db_userdata.put(tx, node.id, user_data)
+            if NodeStatus(node.status) == NodeStatus.ALLOCATED:
+                await change_status(tx, node, NodeStatus.DEPLOYING, netboot=True, **fields)
+            elif fields:
+                await db_nodes.update(tx, node.id, **fields)
+            return node
+
+        node = await self.db.transaction(work)
+        await self._after(on=[node])
+
+    async def stop(self, viewer: Viewer, system_id: str, mode: str) -> bool:
+        """Power a node down (``soft`` asks the OS first); False if no action was sent."""
+        node = await self.db.transaction(
+            lambda tx: load(tx, system_id, viewer, EDIT))
+        return await self.power.power_off(node, mode)
 
     async def mark_failed(self, system_id: str, error: str) -> None:
         """An operation on the node failed (1.8's mark_failed); silently ignored when

@@ -301,6 +301,59 @@ def test_power_through_the_cluster_follows_the_bmc(
     assert BMC_PASSWORD not in cluster_region.log_text()
 
 
+def test_start_stop_and_query_through_the_api(
+        cluster_region: RegionProcess, first: ClusterProcess, bmc: SimulatedBMC,
+        admin: MAASClient) -> None:
+    """An acquired node is started (DEPLOYING, powered on), queried and stopped through
+    the REST API; the answers follow the IPMI simulator."""
+    system_id = enlist(admin, bmc, "52:54:00:e2:e0:03", first.uuid)
+    wait_until("commissioning's power-on", lambda: power_state(admin, system_id) == "on")
+    assert admin.post(f"nodes/{system_id}/", "mark_broken").status_code == 200
+    assert admin.post(f"nodes/{system_id}/", "mark_fixed").json()["substatus"] == 4
+    assert admin.post(f"nodes/{system_id}/", "stop").status_code == 200
+    wait_until("the stop to be reported", lambda: power_state(admin, system_id) == "off")
+    assert bmc.power == 0
+    acquired = admin.post("nodes/", "acquire", name=admin.get(
+        f"nodes/{system_id}/").json()["hostname"])
+    assert acquired.status_code == 200, acquired.text
+
+    started = admin.post(f"nodes/{system_id}/", "start", distro_series="trusty",
+                         user_data="I2Nsb3VkLWNvbmZpZw==")
+    assert started.status_code == 200, started.text
+    assert started.json()["substatus"] == 9  # DEPLOYING
+    assert started.json()["distro_series"] == "trusty"
+    wait_until("the power-on to be reported", lambda: power_state(admin, system_id) == "on")
+    assert bmc.power == 1
+    assert admin.get(f"nodes/{system_id}/", "query_power_state").json() == {"state": "on"}
+
+    stopped = admin.post(f"nodes/{system_id}/", "stop", stop_mode="soft")
+    assert stopped.status_code == 200, stopped.text
+    wait_until("the BMC to be off", lambda: bmc.power == 0)
+    assert admin.get(f"nodes/{system_id}/", "query_power_state").json() == {"state": "off"}
+    assert power_state(admin, system_id) == "off"
+
+
+def test_power_needs_an_allocated_node_and_a_cluster(
+        cluster_region: RegionProcess, first: ClusterProcess, admin: MAASClient) -> None:
+    """start on an unowned node is a 409; a node whose cluster is not connected gets a
+    503 with Retry-After, never a hang."""
+    anonymous = MAASClient(cluster_region.url)
+    response = anonymous.post("nodes/", "new", architecture="amd64", mac_addresses=
+                              "52:54:00:e2:e0:04", autodetect_nodegroup="1", power_type="ipmi",
+                              power_parameters=json.dumps({"power_address": "127.0.0.1:9"}))
+    system_id = response.json()["system_id"]
+    refused = admin.post(f"nodes/{system_id}/", "start")
+    assert refused.status_code == 409
+    assert refused.text == "Can't start node: it hasn't been allocated."
+    away = admin.post("nodes/", "new", architecture="amd64", mac_addresses="52:54:00:e2:e0:05",
+                      nodegroup="e2e-second", power_type="ipmi",
+                      power_parameters=json.dumps({"power_address": "127.0.0.1:9"}))
+    if away.status_code == 200:  # the pending cluster: accept would need its connection
+        query = admin.get(f"nodes/{away.json()['system_id']}/", "query_power_state")
+        assert query.status_code == 503
+        assert "Retry-After" in query.headers
+
+
 def test_a_wrong_secret_is_refused(cluster_region: RegionProcess, first: ClusterProcess,
                                    root: Path, clusters: list[ClusterProcess]) -> None:
     """A cluster with another secret is dropped, never registered, and says why."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
 from region.api.context import RequestContext
@@ -15,6 +17,7 @@ from region.db import zones as db_zones
 from region.db.pool import Tx
 from region.domain import bson
 from region.domain.architectures import ArchitectureError, is_known, normalise_architecture
+from region.domain.config_items import OPERATING_SYSTEMS, UBUNTU_RELEASES
 from region.domain.units import parse_swap_size
 from region.enlistment import check_power
 from region.nodeops import ADMIN as ADMIN_PERM
@@ -86,6 +89,69 @@ async def commission(ctx: RequestContext, system_id: str) -> RawJSON:
     """
     await nodeops(ctx).commission(viewer(ctx), system_id)
     return await single_json(ctx, system_id)
+
+
+@NODE.operation("POST", "start", params=[
+    Param("user_data", doc="User data for the node's metadata service, base64-encoded."),
+    Param("distro_series", doc="The OS release the node will use."),
+    Param("license_key", doc="A license key for the OS, where one is needed."),
+])
+async def start(ctx: RequestContext, system_id: str, user_data: str | None,
+                distro_series: str | None, license_key: str | None) -> RawJSON:
+    """Power up a node.
+
+    An allocated node starts deploying.  Returns 404 if the node is not
+    found, 403 if the user may not start it, 409 if it is not allocated, and
+    503 (with Retry-After) if its cluster cannot power it on now.
+    """
+    errors: dict[str, list[str]] = {}
+    data = None
+    if user_data is not None:
+        try:
+            data = base64.b64decode(user_data.encode("ascii"), validate=True)
+        except (binascii.Error, UnicodeEncodeError):
+            errors["user_data"] = ["Enter valid base64-encoded data."]
+    osystem = None
+    if distro_series:
+        if "/" in distro_series:
+            osystem, distro_series = distro_series.split("/", 1)
+        if distro_series not in UBUNTU_RELEASES or (osystem or "ubuntu") not in OPERATING_SYSTEMS:
+            errors["distro_series"] = [
+                f"'{distro_series}' is not a valid distro_series.  It should be one of: "
+                + ", ".join(UBUNTU_RELEASES) + "."]
+    if errors:
+        raise ValidationError(errors)
+    await nodeops(ctx).start(viewer(ctx), system_id, user_data=data, osystem=osystem,
+                             distro_series=distro_series or None, license_key=license_key)
+    return await single_json(ctx, system_id)
+
+
+@NODE.operation("POST", "stop", params=[
+    Param("stop_mode", doc="'soft' asks the OS to shut down first; anything else is hard."),
+])
+async def stop(ctx: RequestContext, system_id: str, stop_mode: str | None) -> RawJSON | None:
+    """Shut down a node.
+
+    Returns the node if a power-off was sent, ``null`` if its power type
+    cannot stop it.  404 if the node is not found, 403 if the user may not
+    stop it, 503 if its cluster cannot act now.
+    """
+    mode = "soft" if stop_mode == "soft" else "hard"
+    if not await nodeops(ctx).stop(viewer(ctx), system_id, mode):
+        return None
+    return await single_json(ctx, system_id)
+
+
+@NODE.operation("GET", "query_power_state")
+async def query_power_state(ctx: RequestContext, system_id: str) -> dict[str, str]:
+    """Query the power state of a node through its cluster.
+
+    Returns ``{"state": "on"|"off"|...}``; 404 if the node is not found, 503
+    (with a reason) if the state could not be queried.  The wait is bounded
+    (45 s) and no server thread is held: other requests go on meanwhile.
+    """
+    node = await ctx.db.transaction(lambda tx: load(tx, system_id, viewer(ctx), VIEW))
+    return {"state": await ctx.services.extras["power"].query_power_state(node)}
 
 
 @NODE.operation("POST", "release")
