@@ -1,7 +1,8 @@
-# The region (and, later, cluster) image used by docker-compose.yml.
+# One image for the region and the cluster (docker-compose.yml picks the command).
 FROM python:3.11-slim-bookworm
 RUN apt-get update \
- && apt-get install -y --no-install-recommends postgresql-client \
+ && apt-get install -y --no-install-recommends postgresql-client freeipmi-tools ipmitool \
+      libvirt-clients fence-agents snmp \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/maas
 COPY pyproject.toml README.md ./

@@ -92,24 +92,26 @@ class RegionProcess:
     """A ``maas-region serve`` child process on a free loopback port."""
 
     def __init__(self, process: subprocess.Popen[bytes], url: str, database_url: str,
-                 log_path: Path) -> None:
+                 log_path: Path, rpc_port: int = 0) -> None:
         self.process = process
         self.url = url
         self.database_url = database_url
         self.log_path = log_path
+        self.rpc_port = rpc_port
 
     @classmethod
     def start(cls, database_url: str, log_path: Path, *, port: int | None = None,
               extra_args: tuple[str, ...] = ()) -> RegionProcess:
         port = port or free_port()
+        rpc_port = free_port()
         env = dict(os.environ, MAAS_DATABASE_URL=database_url)
         with open(log_path, "ab") as log:  # the child keeps its own descriptor
             process = subprocess.Popen(
                 [sys.executable, "-m", "region.main", "serve", "--listen", f"127.0.0.1:{port}",
-                 "--rpc-listen", f"127.0.0.1:{free_port()}", *extra_args],
+                 "--rpc-listen", f"127.0.0.1:{rpc_port}", *extra_args],
                 env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
             )
-        region = cls(process, f"http://127.0.0.1:{port}", database_url, log_path)
+        region = cls(process, f"http://127.0.0.1:{port}", database_url, log_path, rpc_port)
         region.wait_ready()
         return region
 

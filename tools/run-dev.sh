@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make run`: a private PostgreSQL under .run/, migrations, an admin, and a
-# region on 127.0.0.1:5240.  Prints the API URL and the admin's API key.
+# `make run`: a private PostgreSQL under .run/, migrations, an admin, a
+# region on 127.0.0.1:5240 and a local cluster registered with it.  Prints
+# the API URL and the admin's API key.
 # Ctrl-C stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,14 +49,22 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 
+# A local cluster: it reads the shared secret, finds the region's RPC
+# endpoints at /MAAS/rpc/, authenticates, registers and (being the first)
+# takes over the placeholder cluster.
+"$BIN/maas-region" shared-secret --write .run/secret >/dev/null
+"$BIN/maas-cluster" serve --region-url http://127.0.0.1:5240/MAAS/ --secret-file .run/secret \
+  --state-dir .run/cluster >>.run/cluster.log 2>&1 &
+pids+=($!)
+
 cat <<MSG
 
-MAAS region is running.
+MAAS region and a local cluster are running.
   API URL:       http://127.0.0.1:5240/MAAS/api/1.0/
   Admin API key: $key
   Admin login:   admin / $(cat .run/admin-password 2>/dev/null || echo '(set earlier)')
   Database:      $MAAS_DATABASE_URL
-  Logs:          .run/region.log
+  Logs:          .run/region.log, .run/cluster.log
 Press Ctrl-C to stop.
 MSG
 wait "${pids[0]}"
