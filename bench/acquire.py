@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import bench_region, machine_description, seed_nodes  # noqa: E402
-from tests.maasclient import MAASClient  # noqa: E402
+from bench.common import bench_region, machine_description, seed_nodes
+from tests.maasclient import MAASClient
 
 READY = 4
 

@@ -23,8 +23,8 @@ import psycopg2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import bench_region, machine_description, seed_nodes, summary  # noqa: E402
-from region.db.node_json import list_query  # noqa: E402
+from bench.common import bench_region, machine_description, seed_nodes, summary
+from region.db.node_json import list_query
 
 READY = 4
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from twisted.internet import asyncioreactor  # noqa: E402
+from twisted.internet import asyncioreactor
 
 asyncioreactor.install(asyncio.new_event_loop())
 

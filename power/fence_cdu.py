@@ -1,5 +1,6 @@
 """
-The ``fence_cdu`` power driver: an outlet of a Sentry Switched CDU, through fence-agents' ``fence_cdu``.
+The ``fence_cdu`` power driver: an outlet of a Sentry Switched CDU, through
+fence-agents' ``fence_cdu``.
 
 What MAAS 1.8 did: ask the outlet's state with ``fence_cdu ... -o status``
 and switch it (``-o on`` / ``-o off``) only when it differs.  ``power_id``
@@ -83,7 +84,8 @@ class _Nothing(Protocol):
     pass
 
 
-async def probe_tcp(reactor: Any, address: NetworkAddress, port: int, timeout: float,
+async def probe_tcp(reactor: Any, address: NetworkAddress, port: int,
+                    timeout: float,  # noqa: ASYNC109 - a Deferred deadline, not asyncio's
                     clock: Any | None = None) -> None:
     """Open and close a TCP connection; PowerConnError if that fails within timeout."""
     endpoint = HostnameEndpoint(reactor, address.host.encode("idna"), port, timeout=timeout)

@@ -1,5 +1,6 @@
 """
-The ``mscm`` power driver: a Moonshot cartridge node through the HP iLO Chassis Manager CLI over SSH.
+The ``mscm`` power driver: a Moonshot cartridge node through the HP iLO
+Chassis Manager CLI over SSH.
 
 What MAAS 1.8 did (paramiko, one SSH connection and one ``exec`` per command):
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import attrs
 
+from region.db.nodes import NodeFilter, filter_clauses
 from region.db.pool import Tx
 
 RECORD = """
@@ -27,11 +27,7 @@ TYPE_EXISTS = "SELECT EXISTS (SELECT 1 FROM event_types WHERE name = %(name)s)"
 class EventQuery:
     """The filters of ``events op=query`` (§11.1 of the reference)."""
 
-    hostnames: Sequence[str] = ()
-    macs: Sequence[str] = ()
-    system_ids: Sequence[str] = ()
-    zone: str | None = None
-    agent_name: str | None = None
+    nodes: NodeFilter = attrs.field(factory=NodeFilter)
     level: int = 20
     limit: int = 100
     after: int | None = None
@@ -54,26 +50,9 @@ async def type_exists(tx: Tx, name: str) -> bool:
 async def query(tx: Tx, q: EventQuery, *, user_id: int | None,
                 admin: bool) -> list[dict[str, Any]]:
     """Events of visible nodes, newest first (the oldest ``limit`` after ``after``)."""
-    clauses = ["t.level >= %(level)s",
-               "(%(admin)s OR n.owner_id IS NULL OR n.owner_id = %(user_id)s)"]
     params: dict[str, Any] = {"level": q.level, "admin": admin, "user_id": user_id,
                               "limit": q.limit}
-    if q.hostnames:
-        clauses.append("n.hostname = ANY(%(hostnames)s)")
-        params["hostnames"] = list(q.hostnames)
-    if q.system_ids:
-        clauses.append("n.system_id = ANY(%(ids)s)")
-        params["ids"] = list(q.system_ids)
-    if q.macs:
-        clauses.append("EXISTS (SELECT 1 FROM macaddresses m WHERE m.node_id = n.id "
-                       "AND m.mac = ANY(%(macs)s::macaddr[]))")
-        params["macs"] = list(q.macs)
-    if q.zone is not None:
-        clauses.append("n.zone_id = (SELECT id FROM zones WHERE name = %(zone)s)")
-        params["zone"] = q.zone
-    if q.agent_name is not None:
-        clauses.append("n.agent_name = %(agent_name)s")
-        params["agent_name"] = q.agent_name
+    clauses = ["t.level >= %(level)s", *filter_clauses(q.nodes, params)]
     if q.after is None:
         order = "e.id DESC"
     else:
@@ -86,6 +65,7 @@ async def query(tx: Tx, q: EventQuery, *, user_id: int | None,
               FROM events e
               JOIN event_types t ON t.id = e.type_id
               JOIN nodes n ON n.id = e.node_id
+              JOIN nodegroups g ON g.id = n.nodegroup_id
              WHERE {' AND '.join(clauses)}
              ORDER BY {order}
              LIMIT %(limit)s""", params)

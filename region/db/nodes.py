@@ -51,7 +51,7 @@ ADD_MACS = """
     SELECT %(node_id)s, mac FROM unnest(%(macs)s::macaddr[]) AS mac
     ON CONFLICT (mac) DO NOTHING
 """
-DELETE_NODE_TOKEN = """
+DELETE_NODE_CREDENTIALS = """
     DELETE FROM tokens WHERE id IN (SELECT token_id FROM node_keys WHERE node_id = %(id)s)
 """
 DELETE = "DELETE FROM nodes WHERE id = %(id)s"
@@ -152,11 +152,10 @@ async def get_json(tx: Tx, system_id: str) -> str | None:
     return None if value is None else str(value)
 
 
-async def list_json(tx: Tx, *, user_id: int | None, admin: bool,
-                    filters: NodeFilter = NodeFilter()) -> str:
-    """The JSON array of nodes the viewer may see, filtered, ordered by id."""
+def filter_clauses(filters: NodeFilter, params: dict[str, Any]) -> list[str]:
+    """WHERE clauses (over aliases n and g) for the nodes a viewer may see that match
+    filters; fills params.  The caller sets ``admin`` and ``user_id`` in params."""
     clauses = [VISIBLE]
-    params: dict[str, Any] = viewer_params(user_id, admin)
     if filters.system_ids:
         clauses.append("n.system_id = ANY(%(ids)s)")
         params["ids"] = list(filters.system_ids)
@@ -168,11 +167,19 @@ async def list_json(tx: Tx, *, user_id: int | None, admin: bool,
                        "AND m2.mac = ANY(%(macs)s::macaddr[]))")
         params["macs"] = list(filters.macs)
     if filters.zone is not None:
-        clauses.append("z.name = %(zone)s")
+        clauses.append("n.zone_id = (SELECT id FROM zones WHERE name = %(zone)s)")
         params["zone"] = filters.zone
     if filters.agent_name is not None:
         clauses.append("n.agent_name = %(agent_name)s")
         params["agent_name"] = filters.agent_name
+    return clauses
+
+
+async def list_json(tx: Tx, *, user_id: int | None, admin: bool,
+                    filters: NodeFilter = NodeFilter()) -> str:
+    """The JSON array of nodes the viewer may see, filtered, ordered by id."""
+    params: dict[str, Any] = viewer_params(user_id, admin)
+    clauses = filter_clauses(filters, params)
     return str(await tx.fetchval(list_query(" AND ".join(clauses)), params))
 
 
@@ -233,7 +240,7 @@ async def update(tx: Tx, node_id: int, **fields: Any) -> None:
 
 async def delete(tx: Tx, node_id: int) -> None:
     """Delete a node, its children and its metadata credentials."""
-    await tx.execute(DELETE_NODE_TOKEN, {"id": node_id})
+    await tx.execute(DELETE_NODE_CREDENTIALS, {"id": node_id})
     await tx.execute(DELETE, {"id": node_id})
 
 

@@ -18,7 +18,7 @@ INSERT = f"""
     RETURNING {_COLUMNS}
 """
 SELECT_FOR_USER = f"SELECT {_COLUMNS} FROM tokens WHERE user_id = %(user_id)s ORDER BY id"
-SELECT_WITH_USER = f"""
+SELECT_WITH_USER = """
     SELECT t.id, t.user_id, t.consumer_key, t.consumer_secret, t.token_key, t.token_secret,
            u.id, u.username, u.email, u.is_superuser, u.is_active, u.is_system
       FROM tokens t JOIN users u ON u.id = t.user_id

@@ -19,7 +19,7 @@ INSERT = f"""
     ON CONFLICT (username) DO NOTHING
     RETURNING {_COLUMNS}
 """
-SELECT_PASSWORD = "SELECT password FROM users WHERE username = %(username)s"
+SELECT_PASSWORD = "SELECT password FROM users WHERE username = %(username)s"  # noqa: S105
 DELETE = "DELETE FROM users WHERE username = %(username)s AND NOT is_system"
 COUNT_SUPERUSERS = "SELECT count(*) FROM users WHERE is_superuser AND is_active"
 

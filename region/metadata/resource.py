@@ -32,9 +32,10 @@ from region.api.params import Params, parse_body, parse_query
 from region.api.resource import request_body, request_headers
 from region.api.responses import OK, Response
 from region.db import commissioning_scripts as db_scripts
-from region.db import node_keys, node_userdata, sshkeys, sslkeys
+from region.db import node_keys, node_userdata, userkeys
 from region.db import nodes as db_nodes
 from region.db.pool import DatabaseUnavailable, Tx
+from region.db.userkeys import KeyKind
 from region.domain.lifecycle import NodeStateViolation, NodeStatus
 from region.metadata import userdata
 from region.metadata.paths import ANONYMOUS, VERSIONS, Kind, Route, route
@@ -264,7 +265,7 @@ class MetadataResource:
     async def _meta_data(self, system_id: str, item: str) -> str:
         async def work(tx: Tx) -> str:
             node = await self._node(tx, system_id)
-            ssh = ([key.key for key in await sshkeys.list_for_user(tx, node.owner_id)]
+            ssh = ([key.key for key in await userkeys.list_for_user(tx, KeyKind.SSH, node.owner_id)]
                    if node.owner_id is not None else [])
             if item == "":
                 names = ["instance-id", "local-hostname", "x509"]
@@ -278,8 +279,8 @@ class MetadataResource:
             if item == "x509":
                 if node.owner_id is None:
                     return ""
-                return "\n".join(key.key for key in await sslkeys.list_for_user(
-                    tx, node.owner_id))
+                keys = await userkeys.list_for_user(tx, KeyKind.SSL, node.owner_id)
+                return "\n".join(key.key for key in keys)
             raise NotFound(f"Unknown metadata attribute: {item}")
 
         return str(await self.db.transaction(work))

@@ -11,6 +11,7 @@ from region.api.errors import BadRequest
 from region.api.handlers.nodes import viewer
 from region.api.registry import API_PREFIX, INT, Handler, Param
 from region.db import events as db_events
+from region.db.nodes import NodeFilter
 from region.domain.macs import normalise_mac
 
 EVENTS = Handler("EventsHandler", "events/", "Retrieve filtered node events.")
@@ -58,7 +59,8 @@ async def query(ctx: RequestContext, hostname: list[str], mac_address: list[str]
             raise BadRequest(f"Invalid MAC address: {mac}") from None
     me = viewer(ctx)
     q = db_events.EventQuery(
-        hostnames=hostname, macs=macs, system_ids=id, zone=zone, agent_name=agent_name,
+        nodes=NodeFilter(system_ids=id, hostnames=hostname, macs=macs, zone=zone,
+                         agent_name=agent_name),
         level=logging.getLevelName(level_name), limit=limit, after=after)
     rows = await ctx.db.transaction(
         lambda tx: db_events.query(tx, q, user_id=me.user_id, admin=me.admin))
