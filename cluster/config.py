@@ -81,10 +81,20 @@ class ClusterConfig:
     name: str
     state_dir: str = DEFAULT_STATE_DIR
     log_level: str = "info"
-    #: Seconds between two rounds of the power monitor (1.8: 15).
-    power_monitor_interval: float = 15.0
-    #: Power queries the monitor runs at once (1.8: 5).
-    power_monitor_concurrency: int = 5
+    #: Seconds between two listings of the power monitor while no node is due
+    #: (1.8: 15 between rounds; see cluster.power.monitor).
+    power_monitor_interval: float = 2.0
+    #: Power queries the monitor runs at once at most: the cap of its adaptive
+    #: limit (1.8: a fixed 5).
+    power_monitor_concurrency: int = 256
+    #: ... and at least, however many queries time out.
+    power_monitor_min_concurrency: int = 4
+    #: Seconds one monitor query may take.
+    power_monitor_query_timeout: float = 20.0
+    #: Seconds an unchanged power state waits to share a report (changed: 0.25 s).
+    power_report_interval: float = 2.0
+    #: Seconds between two summary lines of the power monitor (0: none).
+    power_monitor_summary_interval: float = 60.0
     #: Seconds between two GetClusterStatus questions on each connection.
     region_status_interval: float = 30.0
 
@@ -132,6 +142,14 @@ class ClusterConfig:
         values["log_level"] = level
         _number(raw, "power_monitor_interval", float, 1.0, values, problems)
         _number(raw, "power_monitor_concurrency", int, 1, values, problems)
+        _number(raw, "power_monitor_min_concurrency", int, 1, values, problems)
+        _number(raw, "power_monitor_query_timeout", float, 1.0, values, problems)
+        _number(raw, "power_report_interval", float, 0.0, values, problems)
+        _number(raw, "power_monitor_summary_interval", float, 0.0, values, problems)
+        if values.get("power_monitor_min_concurrency", 4) > values.get(
+                "power_monitor_concurrency", 256):
+            problems.append("power_monitor_min_concurrency must not be above "
+                            "power_monitor_concurrency")
         _number(raw, "region_status_interval", float, 1.0, values, problems)
 
         secret_file = str(raw.get("secret_file", DEFAULT_SECRET_FILE))

@@ -8,11 +8,13 @@ starts it; tests build the same tree with fakes).  Children, in start order:
   changes and queries the region asks for;
 - ``rpc``: :class:`~cluster.rpc.connections.RegionConnections`, discovery
   and one reconnecting link per region event loop;
-- ``power-monitor``: :class:`~cluster.power.monitor.PowerMonitor`.
+- ``power-monitor``: :class:`~cluster.power.monitor.PowerMonitor`;
+- ``probes``: :class:`~cluster.probes.ProbeService`, the chassis and
+  hypervisor probes (``probe_and_enlist_hardware``).
 
-``MultiService`` stops them in reverse order: the monitor first, then the
-connections (closing them), then the power work still in flight (abandoned
-quietly: nothing is reported on the way out).
+``MultiService`` stops them in reverse order: the probes first (cancelled),
+the monitor, then the connections (closing them), then the power work still
+in flight (abandoned quietly: nothing is reported on the way out).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from cluster.power.bmc import BMCGate
 from cluster.power.drivers import DriverSource, RegistryDrivers
 from cluster.power.monitor import PowerMonitor
 from cluster.power.service import PowerService
+from cluster.probes import DriverListers, ProbeService, VirshBootOrder
 from cluster.rpc.connections import ConnectTo, RegionConnections, tcp_connector
 from cluster.rpc.discovery import EventLoops, fetch_eventloops, make_agent
 from cluster.rpc.networks import discover_networks
@@ -41,6 +44,7 @@ class ClusterRuntime:
     uuid: str
     name: str
     power: PowerService = attrs.field(default=None)
+    probes: ProbeService | None = None
 
 
 class ClusterService(MultiService):
@@ -90,10 +94,20 @@ def make_service(
     runtime.power = power
     monitor = PowerMonitor(clock, connections, config.uuid, power,
                            interval=config.power_monitor_interval,
-                           concurrency=config.power_monitor_concurrency)
+                           concurrency=config.power_monitor_concurrency,
+                           min_concurrency=config.power_monitor_min_concurrency,
+                           query_timeout=config.power_monitor_query_timeout,
+                           report_delay=config.power_report_interval,
+                           summary_interval=config.power_monitor_summary_interval)
+
+    probes = ProbeService(clock, connections, config.uuid,
+                          DriverListers(reactor, clock=clock),
+                          boot_order=VirshBootOrder(reactor, clock=clock))
+    runtime.probes = probes
 
     root = ClusterService(runtime)
-    for name, child in (("power", power), ("rpc", connections), ("power-monitor", monitor)):
+    for name, child in (("power", power), ("rpc", connections), ("power-monitor", monitor),
+                        ("probes", probes)):
         child.setName(name)
         child.setServiceParent(root)
     return root

@@ -12,16 +12,17 @@ Not done yet, and how each says so:
 
 - ListBootImages / ListBootImagesV2 answer an empty list: the cluster has no
   image store until the boot-images issue.
-- ImportBootImages answers an error coded ``NotImplementedError`` with a
-  message saying the cluster cannot import images yet, rather than pretending
-  to start an import.  IsImportBootImagesRunning answers ``running=False``,
-  which is simply true.  (The command declares no error for this; the
-  region sees an ``UnknownRemoteError`` carrying the message.  Declaring
-  ``NotImplementedError`` on ImportBootImages and the ``_Enlist`` family in
-  ``rpc/`` would make it a typed error on the region too.)
-- The enlistment probes (AddVirsh, AddESXi, AddSeaMicro15k, AddVMware,
-  EnlistNodesFrom{MSCM,UCSM,MicrosoftOCS}) answer the same kind of error:
-  the probes come with the next issue.
+- ImportBootImages answers an error coded ``NotImplementedError`` (declared
+  by the command) with a message saying the cluster cannot import images
+  yet, rather than pretending to start an import.  IsImportBootImagesRunning
+  answers ``running=False``, which is simply true.
+
+The enlistment probes (AddVirsh, AddESXi, AddSeaMicro15k, AddVMware,
+EnlistNodesFrom{MSCM,UCSM,MicrosoftOCS}) are answered as soon as the request
+is checked; the probe runs in the background (``cluster.probes``).  A
+request that cannot work (a malformed address) is answered with an error
+coded ``InvalidArgument`` saying why; AddSeaMicro15k answers
+``NoIPFoundForMACAddress`` when the chassis' MAC is not in the ARP cache.
 
 Commands not answered at all (DHCP, host maps, monitors, tags, preseeds,
 license keys) belong to later issues; AMP answers them ``UNHANDLED``.
@@ -32,10 +33,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.protocols import amp
 
 from cluster.osystems import list_architectures, list_operating_systems, release_title
+from cluster.probes import ProbeRefused, ProbeReport, ProbeRequest
 from power.registry import describe_power_types
 from rpc.commands.cluster import (
     AddESXi,
@@ -61,6 +64,8 @@ from rpc.errors import NoSuchOperatingSystem
 
 #: The AMP error code of "this cluster cannot do that yet".
 NOT_IMPLEMENTED = b"NotImplementedError"
+#: The AMP error code of a request that cannot work as given (the region's is the same).
+INVALID_ARGUMENT = b"InvalidArgument"
 
 
 class PowerActions(Protocol):
@@ -73,11 +78,19 @@ class PowerActions(Protocol):
                                 context: Mapping[str, Any]) -> str: ...
 
 
+class Probes(Protocol):
+    """What the responders need of ``cluster.probes.ProbeService``."""
+
+    def start(self, request: ProbeRequest) -> Deferred[ProbeReport]: ...
+
+
 class ClusterContext(Protocol):
     """What a connection's responders reach: the cluster's uuid and services."""
 
     uuid: str
     power: PowerActions
+    #: The probe service (None: this cluster answers the probes "not supported").
+    probes: Probes | None
 
 
 def not_supported(message: str) -> amp.RemoteAmpError:
@@ -156,41 +169,71 @@ class ClusterResponders(amp.AMP):
                                         f"{release}.")
         return {"title": title}
 
-    # -- Enlistment probes (the next issue) ---------------------------------------
+    # -- Enlistment probes ---------------------------------------------------------
     # Arguments carry chassis and hypervisor passwords: never log them.
 
-    def _refuse_probe(self, command: type[amp.Command], what: str) -> amp.RemoteAmpError:
-        self.log.info("Refused {command}: probing {what} is not supported yet",
-                      command=command.commandName.decode("ascii"), what=what)
-        return not_supported(
-            f"Cluster {self.cluster.uuid} cannot probe {what} and enlist its machines yet; "
-            "the probes come with the next release of maas-twisted.")
+    def _probe(self, request: ProbeRequest) -> dict[str, Any]:
+        probes = getattr(self.cluster, "probes", None)
+        if probes is None:
+            raise not_supported(f"Cluster {self.cluster.uuid} has no probe service.")
+        try:
+            probes.start(request)
+        except ProbeRefused as refused:
+            self.log.info("Refused to probe {model} hardware: {reason}", model=request.model,
+                          reason=str(refused))
+            raise amp.RemoteAmpError(INVALID_ARGUMENT, str(refused)) from None
+        return {}
 
     @AddVirsh.responder
-    def add_virsh(self, **_arguments: Any) -> dict[str, Any]:
-        raise self._refuse_probe(AddVirsh, "a libvirt host")
+    def add_virsh(self, user: str, poweraddr: str, password: str | None = None,
+                  prefix_filter: str | None = None,
+                  accept_all: bool | None = None) -> dict[str, Any]:
+        return self._probe(ProbeRequest(
+            "virsh", user, poweraddr, password=password or "",
+            prefix_filter=prefix_filter or "", accept_all=bool(accept_all)))
 
     @AddESXi.responder
-    def add_esxi(self, **_arguments: Any) -> dict[str, Any]:
-        raise self._refuse_probe(AddESXi, "an ESXi host")
+    def add_esxi(self, user: str, poweruser: str, poweraddr: str, password: str,
+                 accept_all: bool, prefix_filter: str | None = None) -> dict[str, Any]:
+        return self._probe(ProbeRequest(
+            "esxi", user, poweraddr, username=poweruser, password=password,
+            prefix_filter=prefix_filter or "", accept_all=bool(accept_all)))
 
     @AddSeaMicro15k.responder
-    def add_seamicro15k(self, **_arguments: Any) -> dict[str, Any]:
-        raise self._refuse_probe(AddSeaMicro15k, "a SeaMicro 15000 chassis")
+    def add_seamicro15k(self, user: str, mac: str, username: str, password: str,
+                        power_control: str | None = None,
+                        accept_all: bool | None = None) -> dict[str, Any]:
+        # The chassis' address is found from mac (ARP); NoIPFoundForMACAddress if not.
+        return self._probe(ProbeRequest(
+            "seamicro15k", user, "", username=username, password=password, mac=mac,
+            power_control=power_control or "", accept_all=bool(accept_all)))
 
     @AddVMware.responder
-    def add_vmware(self, **_arguments: Any) -> dict[str, Any]:
-        raise self._refuse_probe(AddVMware, "a VMware host")
+    def add_vmware(self, user: str, host: str, username: str, password: str,
+                   port: int | None = None, protocol: str | None = None,
+                   prefix_filter: str | None = None,
+                   accept_all: bool | None = None) -> dict[str, Any]:
+        return self._probe(ProbeRequest(
+            "vmware", user, host, username=username, password=password,
+            port="" if port is None else str(port), protocol=protocol or "",
+            prefix_filter=prefix_filter or "", accept_all=bool(accept_all)))
 
     @EnlistNodesFromMSCM.responder
-    def enlist_nodes_from_mscm(self, **_arguments: Any) -> dict[str, Any]:
-        raise self._refuse_probe(EnlistNodesFromMSCM, "an HP Moonshot chassis manager")
+    def enlist_nodes_from_mscm(self, user: str, host: str, username: str, password: str,
+                               accept_all: bool | None = None) -> dict[str, Any]:
+        return self._probe(ProbeRequest("mscm", user, host, username=username,
+                                        password=password, accept_all=bool(accept_all)))
 
     @EnlistNodesFromUCSM.responder
-    def enlist_nodes_from_ucsm(self, **_arguments: Any) -> dict[str, Any]:
-        raise self._refuse_probe(EnlistNodesFromUCSM, "a Cisco UCS Manager")
+    def enlist_nodes_from_ucsm(self, user: str, url: str, username: str, password: str,
+                               accept_all: bool | None = None) -> dict[str, Any]:
+        return self._probe(ProbeRequest("ucsm", user, url, username=username,
+                                        password=password, accept_all=bool(accept_all)))
 
     @EnlistNodesFromMicrosoftOCS.responder
-    def enlist_nodes_from_microsoft_ocs(self, **_arguments: Any) -> dict[str, Any]:
-        raise self._refuse_probe(EnlistNodesFromMicrosoftOCS,
-                                 "a Microsoft OCS chassis manager")
+    def enlist_nodes_from_microsoft_ocs(self, user: str, ip: str, port: str, username: str,
+                                        password: str,
+                                        accept_all: bool | None = None) -> dict[str, Any]:
+        return self._probe(ProbeRequest("msftocs", user, ip, username=username,
+                                        password=password, port=port,
+                                        accept_all=bool(accept_all)))

@@ -45,6 +45,24 @@ RECORD_STATE = """
                      power_query_listed = NULL
      WHERE id = %(id)s
 """
+LOCK_REPORTED = """
+    SELECT id, system_id FROM nodes
+     WHERE nodegroup_id = %(nodegroup_id)s AND system_id = ANY(%(system_ids)s)
+     ORDER BY id
+       FOR UPDATE
+"""
+RECORD_STATES = """
+    UPDATE nodes n
+       SET power_state = i.state,
+           power_state_updated = now() - make_interval(secs => i.age),
+           power_query_listed = NULL
+      FROM unnest(%(ids)s::integer[], %(states)s::text[], %(ages)s::float8[])
+           AS i(id, state, age)
+     WHERE n.id = i.id
+       AND (n.power_state_updated IS NULL
+            OR n.power_state_updated <= now() - make_interval(secs => i.age))
+ RETURNING n.id, n.system_id, n.status
+"""
 PRIMARY_MAC = "SELECT mac::text FROM macaddresses WHERE node_id = %(id)s ORDER BY id LIMIT 1"
 SYSTEM_ID_BY_MAC = """
     SELECT n.system_id FROM macaddresses m JOIN nodes n ON n.id = m.node_id
@@ -118,6 +136,60 @@ async def record_state(tx: Tx, node_id: int, state: str) -> None:
     if state not in POWER_STATES:
         raise ValueError(f"{state!r} is not a power state")
     await tx.execute(RECORD_STATE, {"id": node_id, "state": state})
+
+
+@attrs.frozen
+class ObservedState:
+    """A power state a cluster saw, ``age`` seconds before it reported it."""
+
+    system_id: str
+    state: str
+    age: float = 0.0
+
+
+@attrs.frozen
+class RecordedStates:
+    """What :func:`record_states` did."""
+
+    #: (node id, system_id, status) of each node whose state was recorded.
+    recorded: list[tuple[int, str, int]]
+    #: Reported system_ids that are not this nodegroup's nodes.
+    unknown: list[str]
+    #: Reported nodes whose recorded state was newer than the observation.
+    superseded: list[str]
+
+
+async def record_states(tx: Tx, nodegroup_id: int,
+                        observed: Sequence[ObservedState]) -> RecordedStates:
+    """
+    Record many observed power states of one nodegroup's nodes in one statement.
+
+    Each state is dated ``age`` seconds before now (the database's clock), and
+    is recorded only if no newer one is (a power change reported meanwhile
+    wins).  The rows are locked in id order first, so two batches never
+    deadlock.  One entry per system_id (the caller de-duplicates).
+    """
+    for entry in observed:
+        if entry.state not in POWER_STATES:
+            raise ValueError(f"{entry.state!r} is not a power state")
+    by_system_id = {entry.system_id: entry for entry in observed}
+    rows = await tx.fetchall(LOCK_REPORTED, {"nodegroup_id": nodegroup_id,
+                                             "system_ids": list(by_system_id)})
+    known = {system_id: node_id for node_id, system_id in rows}
+    unknown = [system_id for system_id in by_system_id if system_id not in known]
+    if not known:
+        return RecordedStates([], unknown, [])
+    ids = list(known.values())
+    entries = [by_system_id[system_id] for system_id in known]
+    recorded = await tx.fetchall(RECORD_STATES, {
+        "ids": ids,
+        "states": [entry.state for entry in entries],
+        "ages": [max(0.0, float(entry.age)) for entry in entries],
+    })
+    done = {system_id for _, system_id, _ in recorded}
+    superseded = [system_id for system_id in known if system_id not in done]
+    return RecordedStates([(int(i), str(s), int(st)) for i, s, st in recorded], unknown,
+                          superseded)
 
 
 async def primary_mac(tx: Tx, node_id: int) -> str | None:

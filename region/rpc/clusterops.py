@@ -65,12 +65,20 @@ def bad_argument(message: str) -> amp.RemoteAmpError:
 
 @attrs.frozen
 class PowerMonitorPolicy:
-    """How ListNodePowerParameters picks nodes (1.8 refreshed every 5 minutes)."""
+    """
+    How ListNodePowerParameters picks nodes (1.8 refreshed every 5 minutes).
+
+    With ``refresh`` at 60 s a cluster that keeps up re-reads every node about
+    once a minute, so no state is older than ~2 minutes even when a cluster
+    falls behind by a whole refresh; transitional nodes are re-read after
+    ``transitional_refresh`` and handed out before the others, so that,
+    with the cluster's listing interval and a 2 s BMC, they are at most ~10 s old.
+    """
 
     #: Seconds after which a node's power state is queried again.
     refresh: float = 60.0
-    #: The same, for nodes in a transitional status (RELEASING: waiting to be off).
-    transitional_refresh: float = 10.0
+    #: The same, for nodes in a transitional status (TRANSITIONAL_STATUSES).
+    transitional_refresh: float = 4.0
     #: Seconds before a node handed out but never reported is handed out again.
     lease: float = 300.0
     #: Most nodes considered per call (the answer is then cut to fit 64 KiB).
@@ -81,7 +89,12 @@ class PowerMonitorPolicy:
 DEFAULT_POWER_POLICY = PowerMonitorPolicy()
 
 _NODES_ARGUMENT: amp.Argument = dict(ListNodePowerParameters.response)[b"nodes"]
-TRANSITIONAL_STATUSES = (int(NodeStatus.RELEASING),)
+#: Statuses in which a node's power is expected to change soon: RELEASING (waiting
+#: to be off, then READY), COMMISSIONING and DEPLOYING (just started; they power
+#: off or reboot on their own), DISK_ERASING (powers off when done).
+TRANSITIONAL_STATUSES = tuple(int(status) for status in (
+    NodeStatus.RELEASING, NodeStatus.COMMISSIONING, NodeStatus.DEPLOYING,
+    NodeStatus.DISK_ERASING))
 
 
 def _power_entry(candidate: db_power.PowerCandidate) -> dict[str, Any]:
@@ -123,7 +136,8 @@ async def list_power_parameters(db: Database, uuid: str,
     again until it is reported or ``policy.lease`` passes.
     """
     query = db_power.DueQuery(
-        power_types=[name for name in power_type_names() if is_queryable(name)],
+        power_types=[name for name in power_type_names(include_extra=True)
+                     if is_queryable(name)],
         excluded_statuses=[int(NodeStatus.BROKEN)],
         transitional_statuses=TRANSITIONAL_STATUSES,
         age=policy.refresh, transitional_age=policy.transitional_refresh,
@@ -163,6 +177,52 @@ async def record_power_state(tx: Tx, system_id: str, state: str) -> None:
 
 async def update_power_state(db: Database, system_id: str, state: str) -> None:
     await db.transaction(lambda tx: record_power_state(tx, system_id, state))
+
+
+#: The oldest observation a batch may report, in seconds (older ages are capped).
+MAX_REPORTED_AGE = 3600.0
+
+
+async def update_power_states(db: Database, uuid: str,
+                              states: Sequence[Mapping[str, Any]]) -> list[str]:
+    """
+    Record the power states cluster uuid observed (UpdateNodePowerStates), in
+    one transaction; return the system_ids that are not that cluster's nodes.
+
+    Each state is dated ``age`` milliseconds before now, and ignored when the
+    node already has a newer one.  A RELEASING node seen off becomes READY, as
+    with UpdateNodePowerState.  One bad state refuses the whole call, before
+    anything is written.
+    """
+    observed: dict[str, db_power.ObservedState] = {}
+    for entry in states:
+        state = str(entry["power_state"])
+        if state not in db_power.POWER_STATES:
+            raise bad_argument(
+                f"{state[:40]!r} (for {str(entry['system_id'])[:80]}) is not a power state; "
+                f"expected one of {', '.join(sorted(db_power.POWER_STATES))}.")
+        age = min(max(0, int(entry["age"])) / 1000.0, MAX_REPORTED_AGE)
+        system_id = str(entry["system_id"])
+        known = observed.get(system_id)
+        if known is None or age <= known.age:  # the latest observation wins
+            observed[system_id] = db_power.ObservedState(system_id, state, age)
+
+    async def work(tx: Tx) -> list[str]:
+        nodegroup_id = await db_nodes.nodegroup_id(tx, uuid)
+        if nodegroup_id is None:
+            raise NoSuchCluster.from_uuid(uuid)
+        result = await db_power.record_states(tx, nodegroup_id, list(observed.values()))
+        for _, system_id, status in result.recorded:
+            if status == NodeStatus.RELEASING and observed[system_id].state == "off":
+                node = await db_nodes.get(tx, system_id, for_update=True)
+                if node is not None:
+                    await change_status(tx, node, NodeStatus.READY)
+                    log.info("{system_id} is off; released", system_id=system_id)
+        return result.unknown
+
+    if not observed:
+        return []
+    return await db.transaction(work)
 
 
 # -- Events ------------------------------------------------------------------

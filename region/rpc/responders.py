@@ -51,6 +51,7 @@ from rpc.commands.region import (
     SendEventMACAddress,
     UpdateLeases,
     UpdateNodePowerState,
+    UpdateNodePowerStates,
 )
 from rpc.errors import (
     CannotRegisterCluster,
@@ -211,6 +212,16 @@ class RegionResponders(amp.AMP):
     async def update_node_power_state(self, system_id: str, power_state: str) -> dict[str, Any]:
         await clusterops.update_power_state(self.region.db, system_id, power_state)
         return {}
+
+    @UpdateNodePowerStates.responder
+    async def update_node_power_states(self, uuid: str,
+                                       states: list[dict[str, Any]]) -> dict[str, Any]:
+        unknown = await clusterops.update_power_states(self.region.db, uuid, states)
+        if unknown:
+            self.log.info("Cluster {uuid} reported the power of {count} node(s) it does not "
+                          "have, e.g. {example}", uuid=uuid, count=len(unknown),
+                          example=unknown[0])
+        return {"unknown": [{"system_id": system_id} for system_id in unknown]}
 
     # -- Nodes ---------------------------------------------------------------
 

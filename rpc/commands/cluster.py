@@ -100,6 +100,9 @@ class ImportBootImages(RPCCommand):
         (b"https_proxy", ParsedURL(optional=True)),
     ]
     response = []
+    # NotImplementedError: this cluster cannot import boot images (yet).  Ours,
+    # not 1.8's declaration; it changes no argument, only how the error is typed.
+    errors = declare(NotImplementedError)
 
 
 class IsImportBootImagesRunning(RPCCommand):
@@ -371,6 +374,9 @@ class _Enlist(RPCCommand):
     """Base of the probes that find machines behind a chassis or hypervisor and enlist them."""
 
     response = []
+    # NotImplementedError: this cluster cannot probe such hardware.  Ours, not
+    # 1.8's declaration; it changes no argument, only how the error is typed.
+    errors = declare(NotImplementedError)
 
 
 class AddVirsh(_Enlist):

@@ -10,19 +10,17 @@ checked in the region's database (the nodegroups API is not served yet).
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg2
 import pytest
 
 from tests.conftest import Server, run_region_command
+from tests.e2e.cluster_fixtures import ClusterProcess, wait_until
 from tests.integration.power.conftest import (
     BMC_PASSWORD,
     CHASSIS_SCRIPT,
@@ -32,66 +30,9 @@ from tests.integration.power.conftest import (
     free_udp_port,
     udp_port_taken,
 )
-from tests.maasclient import REPO, MAASClient, RegionProcess, free_port
+from tests.maasclient import MAASClient, RegionProcess, free_port
 
 pytestmark = pytest.mark.e2e
-
-
-class ClusterProcess:
-    """A ``maas-cluster serve`` child process, its log in a file."""
-
-    def __init__(self, process: subprocess.Popen[bytes], log_path: Path, state_dir: Path) -> None:
-        self.process = process
-        self.log_path = log_path
-        self.state_dir = state_dir
-
-    @classmethod
-    def start(cls, region: RegionProcess, secret_file: Path, root: Path, name: str,
-              *extra: str, config: Path | None = None) -> ClusterProcess:
-        state_dir = root / f"{name}-state"
-        log_path = root / f"{name}.log"
-        env = {key: value for key, value in os.environ.items()
-               if key not in ("MAAS_URL", "CLUSTER_UUID", "MAAS_CLUSTER_CONFIG")}
-        with open(log_path, "ab") as log:
-            options = ["--config", str(config)] if config is not None else []
-            process = subprocess.Popen(
-                [sys.executable, "-m", "cluster.main", *options, "serve", "--region-url",
-                 region.url + "/MAAS/", "--secret-file", str(secret_file), "--state-dir",
-                 str(state_dir), "--name", name, *extra],
-                env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
-        return cls(process, log_path, state_dir)
-
-    def log_text(self) -> str:
-        try:
-            return self.log_path.read_text()
-        except OSError:
-            return ""
-
-    def wait_for(self, text: str, *, count: int = 1, timeout: float = 30.0) -> None:
-        """Wait until text appears count times in the log."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.log_text().count(text) >= count:
-                return
-            if self.process.poll() is not None:
-                raise AssertionError(f"maas-cluster exited ({self.process.returncode}):\n"
-                                     f"{self.log_text()[-3000:]}")
-            time.sleep(0.1)  # noqa: TID251 - a test waiting on another process
-        raise AssertionError(f"{text!r} not seen {count} time(s) in:\n{self.log_text()[-3000:]}")
-
-    @property
-    def uuid(self) -> str:
-        return (self.state_dir / "cluster_uuid").read_text().strip()
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
 
 
 @pytest.fixture(scope="module")
@@ -189,14 +130,6 @@ def nodegroups(region: RegionProcess) -> dict[str, int]:
             return dict(cursor.fetchall())
     finally:
         connection.close()
-
-
-def wait_until(what: str, check: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)  # noqa: TID251 - a test waiting on other processes
 
 
 def enlist(client: MAASClient, bmc: SimulatedBMC, mac: str, nodegroup: str) -> str:

@@ -52,11 +52,11 @@ def make_config(tmp_path: Path) -> ClusterConfig:
 
 
 def test_make_service_names_its_children(tmp_path: Path) -> None:
-    """The tree: power, rpc and power-monitor, wired to each other, not started."""
+    """The tree: power, rpc, power-monitor and probes, wired to each other, not started."""
     clock = Clock()
     service = make_service(make_config(tmp_path), clock, clock=clock,
                            fetch=lambda: succeed(None), networks=list)
-    assert [child.name for child in service] == ["power", "rpc", "power-monitor"]
+    assert [child.name for child in service] == ["power", "rpc", "power-monitor", "probes"]
     power = service.getServiceNamed("power")
     rpc = service.getServiceNamed("rpc")
     monitor = service.getServiceNamed("power-monitor")
@@ -64,6 +64,8 @@ def test_make_service_names_its_children(tmp_path: Path) -> None:
     assert isinstance(monitor, PowerMonitor)
     assert monitor.region is rpc and power.reports.region is rpc and monitor.power is power
     assert service.runtime.power is power and service.runtime.uuid == "svc-test"
+    probes = service.getServiceNamed("probes")
+    assert service.runtime.probes is probes and probes.region is rpc
     assert not service.running and clock.getDelayedCalls() == []
     service.startService()
     clock.advance(0)

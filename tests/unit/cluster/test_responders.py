@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
+from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.internet.testing import EventLoggingObserver
 from twisted.logger import formatEvent, globalLogPublisher
@@ -11,6 +13,7 @@ from twisted.protocols import amp
 from twisted.trial.unittest import SynchronousTestCase
 
 from cluster.power.service import PowerService
+from cluster.probes import ProbeRequest, ProbeService
 from cluster.rpc.protocol import ClusterClientProtocol
 from power.registry import describe_power_types
 from rpc.commands.cluster import (
@@ -35,6 +38,7 @@ from rpc.commands.cluster import (
 )
 from rpc.commands.common import Identify
 from rpc.errors import (
+    NoIPFoundForMACAddress,
     NoSuchOperatingSystem,
     NotAuthenticated,
     PowerActionAlreadyInProgress,
@@ -112,8 +116,7 @@ class TestImages(ResponderTestCase):
     def test_import_is_refused_with_a_clear_message(self) -> None:
         """ImportBootImages: an error saying the cluster cannot import yet; not running."""
         failure = self.refused(ImportBootImages, sources=[])
-        failure.trap(amp.RemoteAmpError)
-        self.assertEqual(failure.value.errorCode, b"NotImplementedError")
+        failure.trap(NotImplementedError)  # declared by the command: typed for the region
         self.assertIn("cannot import boot images yet", str(failure.value))
         self.assertEqual(self.call(IsImportBootImagesRunning), {"running": False})
         self.assertEqual(self.flushLoggedErrors(), [])
@@ -146,32 +149,104 @@ class TestCatalogue(ResponderTestCase):
             NoSuchOperatingSystem)
 
 
+@attrs.define
+class ProbeRuntime:
+    """A ClusterContext with a probe service."""
+
+    uuid: str
+    power: Any
+    probes: Any
+
+
 class TestEnlistment(ResponderTestCase):
-    PROBES: list[tuple[type[amp.Command], dict[str, Any]]] = [
-        (AddVirsh, {"user": "admin", "poweraddr": "qemu+ssh://h/system", "password": PASSWORD}),
+    PROBES: list[tuple[type[amp.Command], dict[str, Any], ProbeRequest]] = [
+        (AddVirsh, {"user": "admin", "poweraddr": "qemu+ssh://h/system", "password": PASSWORD,
+                    "prefix_filter": "vm-", "accept_all": True},
+         ProbeRequest("virsh", "admin", "qemu+ssh://h/system", password=PASSWORD,
+                      prefix_filter="vm-", accept_all=True)),
         (AddESXi, {"user": "admin", "poweruser": "root", "poweraddr": "esxi",
-                   "password": PASSWORD, "accept_all": True}),
+                   "password": PASSWORD, "accept_all": False},
+         ProbeRequest("esxi", "admin", "esxi", username="root", password=PASSWORD)),
         (AddSeaMicro15k, {"user": "admin", "mac": "00:11:22:33:44:55", "username": "u",
-                          "password": PASSWORD}),
-        (AddVMware, {"user": "admin", "host": "vc", "username": "u", "password": PASSWORD}),
+                          "password": PASSWORD, "power_control": "restapi2"},
+         ProbeRequest("seamicro15k", "admin", "10.9.8.7", username="u", password=PASSWORD,
+                      mac="00:11:22:33:44:55", power_control="restapi2")),
+        (AddVMware, {"user": "admin", "host": "vc", "username": "u", "password": PASSWORD,
+                     "port": 8443, "protocol": "https"},
+         ProbeRequest("vmware", "admin", "vc", username="u", password=PASSWORD, port="8443",
+                      protocol="https")),
         (EnlistNodesFromMSCM, {"user": "admin", "host": "m", "username": "u",
-                               "password": PASSWORD}),
-        (EnlistNodesFromUCSM, {"user": "admin", "url": "http://u/nuova", "username": "u",
-                               "password": PASSWORD}),
+                               "password": PASSWORD, "accept_all": True},
+         ProbeRequest("mscm", "admin", "m", username="u", password=PASSWORD, accept_all=True)),
+        (EnlistNodesFromUCSM, {"user": "admin", "url": "http://u/", "username": "u",
+                               "password": PASSWORD},
+         ProbeRequest("ucsm", "admin", "http://u/", username="u", password=PASSWORD)),
         (EnlistNodesFromMicrosoftOCS, {"user": "admin", "ip": "10.0.0.1", "port": "8000",
-                                       "username": "u", "password": PASSWORD}),
+                                       "username": "u", "password": PASSWORD},
+         ProbeRequest("msftocs", "admin", "10.0.0.1", username="u", password=PASSWORD,
+                      port="8000")),
     ]
 
-    def test_probes_are_not_supported_yet(self) -> None:
-        """Every enlistment command answers a "not supported yet" error; no password is
-        logged and nothing is logged as a bug."""
-        for command, arguments in self.PROBES:
-            failure = self.refused(command, **arguments)
-            failure.trap(amp.RemoteAmpError)
-            self.assertEqual(failure.value.errorCode, b"NotImplementedError")
-            self.assertIn("cannot probe", str(failure.value))
-            self.assertIn("next release", str(failure.value))
+    def setUp(self) -> None:
+        super().setUp()
+        self.listed: list[ProbeRequest] = []
+        self.holds: list[Deferred[list[Any]]] = []
+
+        def lister(request: ProbeRequest) -> Deferred[list[Any]]:
+            self.listed.append(request)
+            hold: Deferred[list[Any]] = Deferred()
+            self.holds.append(hold)
+            return hold
+
+        self.probes = ProbeService(self.clock, self.region, UUID, lister,
+                                   arp_cache=lambda: {"00:11:22:33:44:55": "10.9.8.7"})
+        self.protocol = ClusterClientProtocol(ProbeRuntime(UUID, self.power, self.probes),
+                                              SECRET, self.clock)
+        self.protocol.authentication_finished(True)
+
+    def test_probes_answer_at_once_and_run_in_the_background(self) -> None:
+        """Each enlistment command is answered at once with the probe started in the
+        background, its arguments as a ProbeRequest; no password is logged."""
+        for command, arguments, _ in self.PROBES:
+            self.assertEqual(self.call(command, **arguments), {})
+        self.assertEqual(self.listed, [request for _, _, request in self.PROBES])
+        self.assertEqual(len(self.probes.jobs), len(self.PROBES))
+        for hold in self.holds:
+            hold.callback([])
+        self.assertEqual(self.probes.jobs, set())
         rendered = "\n".join(formatEvent(event) for event in self.events)
-        self.assertEqual(rendered.count("is not supported yet"), len(self.PROBES))
+        self.assertIn("Probing libvirt host qemu+ssh://h/system for admin", rendered)
+        self.assertNotIn(PASSWORD, rendered)
+        self.assertEqual(self.flushLoggedErrors(), [])
+
+    def test_a_request_that_cannot_work_is_refused(self) -> None:
+        """A malformed address is refused at once (InvalidArgument, saying why), nothing
+        starts, and it is not logged as a bug."""
+        failure = self.refused(AddVirsh, user="admin", poweraddr="qemu:///system?command=sh",
+                               password=PASSWORD)
+        failure.trap(amp.RemoteAmpError)
+        self.assertEqual(failure.value.errorCode, b"InvalidArgument")
+        self.assertIn("may not set the libvirt URI parameter(s) command",
+                      str(failure.value.description))
+        self.assertEqual(self.listed, [])
+        self.assertEqual(self.flushLoggedErrors(), [])
+
+    def test_seamicro_needs_the_chassis_in_the_arp_cache(self) -> None:
+        """AddSeaMicro15k for a MAC this host has no ARP entry for: NoIPFoundForMACAddress."""
+        failure = self.refused(AddSeaMicro15k, user="admin", mac="00:11:22:33:44:66",
+                               username="u", password=PASSWORD)
+        failure.trap(NoIPFoundForMACAddress)
+        self.assertEqual(self.listed, [])
+
+    def test_without_a_probe_service_probes_are_not_supported(self) -> None:
+        """A cluster context without probes answers NotImplementedError (typed: the
+        enlistment commands declare it) and logs no password."""
+        protocol = ClusterClientProtocol(Runtime(UUID, self.power), SECRET, self.clock)
+        protocol.authentication_finished(True)
+        for command, arguments, _ in self.PROBES:
+            failure = self.failureResultOf(call_responder(protocol, command, arguments))
+            failure.trap(NotImplementedError)
+            self.assertIn("no probe service", str(failure.value))
+        rendered = "\n".join(formatEvent(event) for event in self.events)
         self.assertNotIn(PASSWORD, rendered)
         self.assertEqual(self.flushLoggedErrors(), [])

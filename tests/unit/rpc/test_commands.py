@@ -24,7 +24,7 @@ from tests.unit.rpc.examples import examples
 MODULES = (common, region, cluster)
 ALL_COMMANDS = sorted({c for m in MODULES for c in commands_of(m)}, key=lambda c: c.__name__)
 #: Commands this project added on top of 1.8; every other one is 1.8's.
-OURS = {"RegisterV2"}
+OURS = {"RegisterV2", "UpdateNodePowerStates"}
 SINCE = re.compile(r"^1\.[5-8](\.\d+)?(\+mt\d+)?$")
 
 
@@ -123,15 +123,18 @@ def test_command_names_are_class_names() -> None:
 
 
 def test_command_counts() -> None:
-    """Region: 1.8's 21 commands + RegisterV2; cluster: 1.8's 28; both: Identify, Authenticate."""
+    """Region: 1.8's 21 commands + RegisterV2 + UpdateNodePowerStates; cluster: 1.8's 28;
+    both: Identify, Authenticate."""
     common_names = {c.__name__ for c in commands_of(common)}
     assert common_names == {"Identify", "Authenticate"}
-    assert len([c for c in commands_of(region) if c.__name__ not in common_names]) == 22
+    assert len([c for c in commands_of(region) if c.__name__ not in common_names]) == 23
     assert len([c for c in commands_of(cluster) if c.__name__ not in common_names]) == 28
 
 
 def test_timeouts_of_the_style_guide() -> None:
-    """Power commands wait 60 s, DHCP work 30 s, the handshake 30 s, the rest 120 s."""
+    """Power commands (and batched power states) wait 60 s, DHCP work 30 s, the handshake
+    30 s, the rest 120 s."""
+    assert region.UpdateNodePowerStates.timeout == 60.0
     for name in ("PowerOn", "PowerOff", "PowerQuery"):
         assert getattr(cluster, name).timeout == 60.0
     for name in ("ConfigureDHCPv4", "ConfigureDHCPv6", "CreateHostMaps", "RemoveHostMaps"):

@@ -54,6 +54,9 @@ REGISTER = (
 )
 POWER = "system_id:Unicode hostname:Unicode power_type:Unicode context:StructureAsJSON"
 POWER_ERRORS = "NotImplementedError PowerActionAlreadyInProgress PowerActionFail UnknownPowerType"
+# Declared by us on ImportBootImages and the enlistment probes (1.8 declared no error
+# there; a declaration changes no argument): the region gets the error typed.
+NOT_IMPLEMENTED = "NotImplementedError"
 DHCP = (
     "omapi_key:Unicode subnet_configs:AmpList[subnet:Unicode subnet_mask:Unicode "
     "subnet_cidr:Unicode broadcast_ip:Unicode interface:Unicode router_ip:Unicode "
@@ -92,6 +95,9 @@ REGION = {
         "uuid:Unicode", "nodes:AmpList[system_id:Unicode hostname:Unicode power_state:Unicode "
         "power_type:Unicode context:StructureAsJSON]", "NoSuchCluster"),
     "UpdateNodePowerState": ("system_id:Unicode power_state:Unicode", "", "NoSuchNode"),
+    "UpdateNodePowerStates": (
+        "uuid:Unicode states:CompressedAmpList[system_id:Unicode power_state:Unicode "
+        "age:Integer]", "unknown:CompressedAmpList[system_id:Unicode]", "NoSuchCluster"),
     "RegisterEventType": ("name:Unicode description:Unicode level:Integer", "", ""),
     "SendEvent": ("system_id:Unicode type_name:Unicode description:Unicode", "",
                   "NoSuchEventType NoSuchNode"),
@@ -148,7 +154,8 @@ CLUSTER = {
     "RemoveHostMaps": ("ip_addresses:ListOf[Unicode] shared_key:Unicode", "",
                        "CannotRemoveHostMap"),
     "ImportBootImages": (
-        SOURCES.format(os="os:Unicode ") + " http_proxy:ParsedURL? https_proxy:ParsedURL?", "", ""),
+        SOURCES.format(os="os:Unicode ") + " http_proxy:ParsedURL? https_proxy:ParsedURL?", "",
+        NOT_IMPLEMENTED),
     "IsImportBootImagesRunning": ("", "running:Boolean", ""),
     "StartMonitors": (
         "monitors:AmpList[deadline:DateTime context:StructureAsJSON id:Unicode]", "", ""),
@@ -158,23 +165,25 @@ CLUSTER = {
         "credentials:Unicode", "", ""),
     "AddVirsh": (
         "user:Unicode poweraddr:Unicode password:Unicode? prefix_filter:Unicode? "
-        "accept_all:Boolean?", "", ""),
+        "accept_all:Boolean?", "", NOT_IMPLEMENTED),
     "AddESXi": (
         "user:Unicode poweruser:Unicode poweraddr:Unicode password:Unicode "
-        "prefix_filter:Unicode? accept_all:Boolean", "", ""),
+        "prefix_filter:Unicode? accept_all:Boolean", "", NOT_IMPLEMENTED),
     "AddSeaMicro15k": (
         "user:Unicode mac:Unicode username:Unicode password:Unicode power_control:Unicode? "
-        "accept_all:Boolean?", "", "NoIPFoundForMACAddress"),
+        "accept_all:Boolean?", "", "NoIPFoundForMACAddress NotImplementedError"),
     "AddVMware": (
         "user:Unicode host:Unicode username:Unicode password:Unicode port:Integer? "
-        "protocol:Unicode? prefix_filter:Unicode? accept_all:Boolean?", "", ""),
+        "protocol:Unicode? prefix_filter:Unicode? accept_all:Boolean?", "", NOT_IMPLEMENTED),
     "EnlistNodesFromMSCM": (
-        "user:Unicode host:Unicode username:Unicode password:Unicode accept_all:Boolean?", "", ""),
+        "user:Unicode host:Unicode username:Unicode password:Unicode accept_all:Boolean?", "",
+        NOT_IMPLEMENTED),
     "EnlistNodesFromUCSM": (
-        "user:Unicode url:Unicode username:Unicode password:Unicode accept_all:Boolean?", "", ""),
+        "user:Unicode url:Unicode username:Unicode password:Unicode accept_all:Boolean?", "",
+        NOT_IMPLEMENTED),
     "EnlistNodesFromMicrosoftOCS": (
         "user:Unicode ip:Unicode port:Unicode username:Unicode password:Unicode "
-        "accept_all:Boolean?", "", ""),
+        "accept_all:Boolean?", "", NOT_IMPLEMENTED),
 }
 
 FROZEN = [(common, COMMON), (region, {**COMMON, **REGION}), (cluster, {**COMMON, **CLUSTER})]
