@@ -19,8 +19,8 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from tests.conftest import Server, run_region_command
-from tests.e2e.cluster_fixtures import ClusterProcess, wait_until
+from tests.conftest import Server
+from tests.e2e.cluster_fixtures import ClusterProcess, own_region, wait_until, write_secret
 from tests.integration.power.conftest import (
     BMC_PASSWORD,
     CHASSIS_SCRIPT,
@@ -30,7 +30,7 @@ from tests.integration.power.conftest import (
     free_udp_port,
     udp_port_taken,
 )
-from tests.maasclient import MAASClient, RegionProcess, free_port
+from tests.maasclient import MAASClient, RegionProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -45,23 +45,13 @@ def root(tmp_root: Path) -> Path:
 @pytest.fixture(scope="module")
 def cluster_region(pg_server: Server, root: Path) -> Iterator[RegionProcess]:
     """A region with a database of its own (its placeholder cluster is untouched)."""
-    url = pg_server.create_database("maasclustere2e")
-    run_region_command(url, "migrate")
-    run_region_command(url, "createadmin", "--username", "admin", "--password", "test",
-                       "--email", "admin@example.com")
-    process = RegionProcess.start(url, root / "region.log", port=free_port())
-    try:
+    with own_region(pg_server, root, "maasclustere2e") as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture(scope="module")
 def secret_file(cluster_region: RegionProcess, root: Path) -> Path:
-    path = root / "secret"
-    result = cluster_region.command("shared-secret", "--write", str(path))
-    assert result.returncode == 0, result.stderr
-    return path
+    return write_secret(cluster_region, root / "secret")
 
 
 @pytest.fixture(scope="module")
