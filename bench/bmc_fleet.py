@@ -1,7 +1,8 @@
 """
 A fleet of simulated BMCs on loopback, for the power benchmarks.
 
-    .venv/bin/python bench/bmc_fleet.py --port PORT [--latency 2.0] [--failure-rate 0.0]
+    .venv/bin/python bench/bmc_fleet.py --port PORT [--latency 2.0] [--jitter 0.0]
+        [--failure-rate 0.0]
 
 One process, one Twisted HTTP server listening on ``0.0.0.0:PORT``.  Every
 loopback address answers (all of 127/8 is loopback on Linux), so each
@@ -12,8 +13,10 @@ URL), sees thousands of distinct BMCs.
 
 - ``GET /power/<system_id>`` answers ``on`` or ``off`` (fixed per node: a
   hash of its system_id) after ``--latency`` seconds (a timer, never a
-  blocking wait); with probability ``--failure-rate`` the answer, as slow,
-  is HTTP 503 instead (the webhook driver's retryable failure).
+  blocking wait), give or take up to ``--jitter`` of it (0.25: 1.5 to 2.5 s
+  for 2 s, uniformly; default 0: every answer exactly on time); with
+  probability ``--failure-rate`` the answer, as slow, is HTTP 503 instead
+  (the webhook driver's retryable failure).
 - ``GET /stats`` answers JSON: requests (total, failed), requests in flight
   now and at most (overall, and per BMC address: the largest count any one
   address ever had at once, and how many addresses ever had more than one),
@@ -23,7 +26,7 @@ URL), sees thousands of distinct BMCs.
 
 A BMC is named by the address the connection came *to*
 (``request.getHost().host``).  The server's CPU is its own, not the
-cluster's.  It stops on SIGTERM.
+cluster's.  It stops on SIGTERM.  A bench runs it with :class:`FleetProcess`.
 """
 
 from __future__ import annotations
@@ -32,10 +35,17 @@ import argparse
 import asyncio
 import hashlib
 import json
+import os
 import random
 import resource
+import signal
+import socket
+import subprocess
 import sys
+import time
+import urllib.request
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from twisted.internet import asyncioreactor
@@ -77,9 +87,10 @@ class Fleet:
     """The counters, and the answers (see the module docstring)."""
 
     def __init__(self, reactor: Any, latency: float, failure_rate: float,
-                 rng: random.Random) -> None:
+                 rng: random.Random, jitter: float = 0.0) -> None:
         self.reactor = reactor
         self.latency = latency
+        self.jitter = jitter
         self.failure_rate = failure_rate
         self.rng = rng
         self.in_flight: Counter[str] = Counter()
@@ -94,6 +105,7 @@ class Fleet:
         over_one = sum(1 for count in self.max_in_flight.values() if count > 1)
         answer = {
             "latency": self.latency,
+            "jitter": self.jitter,
             "failure_rate": self.failure_rate,
             "bmcs_seen": len(self.max_in_flight),
             "requests": self.requests,
@@ -157,7 +169,9 @@ def make_site(fleet: Fleet) -> Any:
                     request.write(state_of(system_id).encode() + b"\n")
                 request.finish()
 
-            call = fleet.reactor.callLater(fleet.latency, answer)
+            spread = fleet.latency * fleet.jitter
+            delay = fleet.latency + (fleet.rng.uniform(-spread, spread) if spread else 0.0)
+            call = fleet.reactor.callLater(max(0.0, delay), answer)
 
             def gone(_: object) -> None:
                 if call.active():
@@ -184,11 +198,69 @@ def make_site(fleet: Fleet) -> Any:
     return site
 
 
+class FleetProcess:
+    """This module run as a child process, for a bench (which runs no reactor)."""
+
+    def __init__(self, process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
+        self.process = process
+        self.port = port
+        self.log_path = log_path
+
+    @classmethod
+    def start(cls, log_path: Path, *, latency: float, failure_rate: float = 0.0,
+              jitter: float = 0.0, port: int | None = None) -> FleetProcess:
+        if port is None:
+            with socket.socket() as sock:
+                sock.bind(("0.0.0.0", 0))
+                port = int(sock.getsockname()[1])
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, str(Path(__file__).resolve()), "--port", str(port),
+                 "--latency", str(latency), "--jitter", str(jitter),
+                 "--failure-rate", str(failure_rate)],
+                stdout=log, stderr=subprocess.STDOUT)
+        fleet = cls(process, port, log_path)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                fleet.stats()
+                return fleet
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    fleet.stop()
+                    raise RuntimeError(f"the BMC fleet did not start:\n"
+                                       f"{log_path.read_text()[-2000:]}") from None
+                time.sleep(0.1)
+
+    def stats(self, *, reset: bool = False) -> dict[str, Any]:
+        url = f"http://127.0.0.1:{self.port}/stats" + ("?reset=1" if reset else "")
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no proxy
+        with opener.open(url, timeout=10) as response:
+            answer: dict[str, Any] = json.loads(response.read())
+        return answer
+
+    def cpu_seconds(self) -> float:
+        with open(f"/proc/{self.process.pid}/stat") as stream:
+            fields = stream.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--latency", type=float, default=2.0,
                         help="seconds each BMC takes to answer")
+    parser.add_argument("--jitter", type=float, default=0.0,
+                        help="answers take latency * (1 +- up to jitter), uniformly")
     parser.add_argument("--failure-rate", type=float, default=0.0,
                         help="share of answers that are HTTP 503")
     parser.add_argument("--seed", type=int, default=1)
@@ -196,9 +268,11 @@ def main(argv: list[str] | None = None) -> int:
     limit = raise_file_limit()
     from twisted.internet import reactor
 
-    fleet = Fleet(reactor, args.latency, args.failure_rate, random.Random(args.seed))
+    fleet = Fleet(reactor, args.latency, args.failure_rate, random.Random(args.seed),
+                  args.jitter)
     reactor.listenTCP(args.port, make_site(fleet), backlog=4096, interface="0.0.0.0")
-    print(f"bmc fleet on 0.0.0.0:{args.port}: latency {args.latency:g} s, failure rate "
+    print(f"bmc fleet on 0.0.0.0:{args.port}: latency {args.latency:g} s "
+          f"(jitter {args.jitter:g}), failure rate "
           f"{args.failure_rate:g}, open files {limit}", flush=True)
     reactor.run()
     return 0

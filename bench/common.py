@@ -4,7 +4,9 @@ admin, a real region process, and fast seeding of nodes.
 
 Seeding writes rows with one set-based SQL statement per table (creating
 10,000 nodes through the API would measure enlistment, not what the bench
-is about); everything measured goes through the real region over HTTP.
+is about); everything measured goes through the real region over HTTP (or,
+for the power benches, a real ``maas-cluster serve`` over AMP: see
+:func:`bench_cluster` and :func:`seed_webhook_nodes`).
 """
 
 from __future__ import annotations
@@ -17,13 +19,18 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import attrs
 import psycopg2
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.bmc_fleet import PREFIX  # noqa: E402
+from region.rpc.clusterops import TRANSITIONAL_STATUSES  # noqa: E402
 from tests.conftest import Server, run_region_command  # noqa: E402
+from tests.e2e.cluster_fixtures import ClusterProcess  # noqa: E402
 from tests.maasclient import MAASClient, RegionProcess  # noqa: E402
 from tools.pgcluster import PrivateCluster  # noqa: E402
 
@@ -57,6 +64,44 @@ SELECT n.id, d.name, '/dev/' || d.name, '/dev/disk/by-id/wwn-' || n.id || d.name
        (VALUES ('sda', 500107862016, ARRAY['ssd']), ('sdb', 2000398934016, ARRAY['rotary']))
          AS d(name, size, tags)
  WHERE n.system_id LIKE 'node-bench-%'
+"""
+#: Nodes whose BMC is simulated by bench/bmc_fleet.py: a webhook per node, node
+#: i (from 1) behind BMC i - 1 (bmc_fleet.bmc_address), in the cluster's
+#: nodegroup, one in every ``every`` in a transitional status (COMMISSIONING or
+#: DEPLOYING, alternately: they stay so, whatever the BMC says; a RELEASING
+#: node seen off would become READY), the others READY or DEPLOYED.
+SEED_WEBHOOK_NODES = """
+INSERT INTO nodes (system_id, hostname, nodegroup_id, status, architecture, cpu_count, memory,
+                   power_type, power_state, power_parameters)
+SELECT 'node-bmc-' || lpad(i::text, 6, '0'), 'bmc-' || i,
+       (SELECT id FROM nodegroups WHERE uuid = %(uuid)s),
+       CASE WHEN %(every)s > 0 AND i %% %(every)s = 0
+            THEN CASE WHEN (i / %(every)s) %% 2 = 0 THEN 1 ELSE 9 END
+            WHEN i %% 2 = 0 THEN 4 ELSE 6 END,
+       'amd64/generic', 4, 8192, 'webhook', 'unknown',
+       jsonb_build_object(
+           'power_query_uri', b.url || '/power/{system_id}',
+           'power_on_uri', b.url || '/power/{system_id}/on',
+           'power_off_uri', b.url || '/power/{system_id}/off')
+  FROM generate_series(1, %(count)s) AS i,
+       LATERAL (SELECT 'http://' || %(prefix)s || '.' || ((i - 1) / 255) || '.' ||
+                       ((i - 1) %% 255 + 1) || ':' || %(port)s AS url) AS b
+"""
+#: Statuses in which the region re-reads a node's power every few seconds.
+TRANSITIONAL = TRANSITIONAL_STATUSES
+#: Ages of the power states of a nodegroup's nodes, in seconds: transitional
+#: ones, the others, and all (the row whose first column is NULL).
+POWER_AGES = """
+SELECT n.status = ANY(%(transitional)s), count(*), count(n.power_state_updated),
+       extract(epoch FROM max(now() - n.power_state_updated)),
+       percentile_cont(0.95) WITHIN GROUP (
+           ORDER BY extract(epoch FROM now() - n.power_state_updated)),
+       percentile_cont(0.5) WITHIN GROUP (
+           ORDER BY extract(epoch FROM now() - n.power_state_updated)),
+       count(*) FILTER (WHERE n.power_state = 'error')
+  FROM nodes n JOIN nodegroups g ON g.id = n.nodegroup_id
+ WHERE g.uuid = %(uuid)s
+ GROUP BY ROLLUP (1)
 """
 
 
@@ -133,3 +178,99 @@ def summary(values: list[float]) -> str:
     return (f"median {statistics.median(values) * 1000:8.1f} ms   "
             f"p95 {percentile(values, 0.95) * 1000:8.1f} ms   "
             f"min {min(values) * 1000:8.1f} ms")
+
+
+# -- The power benches: a real cluster, webhook nodes, the cluster's usage ----------
+
+
+@contextmanager
+def bench_cluster(region: RegionProcess, name: str = "bench-cluster",
+                  settings: dict[str, object] | None = None,
+                  ) -> Iterator[ClusterProcess]:
+    """
+    A ``maas-cluster serve`` for region, with a config file of settings
+    (``cluster.config``), ACCEPTED (the region's first cluster takes over its
+    placeholder nodegroup); stopped on exit.
+    """
+    root = Path(region.log_path).parent
+    secret_file = root / "secret"
+    if not secret_file.exists():
+        result = region.command("shared-secret", "--write", str(secret_file))
+        assert result.returncode == 0, result.stderr
+    config = root / f"{name}.toml"
+    config.write_text("".join(f"{key} = {value!r}\n".replace("'", '"')
+                              for key, value in (settings or {}).items()))
+    cluster = ClusterProcess.start(region, secret_file, root, name, config=config)
+    try:
+        cluster.wait_for("is ACCEPTED", timeout=60)
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def seed_webhook_nodes(url: str, uuid: str, count: int, port: int, *,
+                       transitional: float = 0.0) -> int:
+    """
+    count webhook nodes in cluster uuid's nodegroup, each behind its own
+    simulated BMC on port (bench/bmc_fleet.py), never queried; a share
+    ``transitional`` of them COMMISSIONING or DEPLOYING.  Returns how many
+    are transitional.
+    """
+    every = round(1 / transitional) if transitional > 0 else 0
+    connection = psycopg2.connect(url)
+    with connection, connection.cursor() as cursor:
+        cursor.execute(SEED_WEBHOOK_NODES, {"uuid": uuid, "count": count, "port": str(port),
+                                            "every": every, "prefix": PREFIX})
+        cursor.execute("ANALYZE nodes")
+    connection.close()
+    return count // every if every else 0
+
+
+@attrs.frozen
+class Ages:
+    """How old the power states of some nodes are, in seconds (None: no node read)."""
+
+    nodes: int = 0
+    read: int = 0
+    max: float | None = None
+    p95: float | None = None
+    p50: float | None = None
+    errors: int = 0
+
+
+def power_ages(cursor: Any, uuid: str) -> tuple[Ages, Ages, Ages]:
+    """(all, routine, transitional) ages of cluster uuid's nodes, now."""
+    cursor.execute(POWER_AGES, {"uuid": uuid, "transitional": list(TRANSITIONAL)})
+    found = {row[0]: Ages(int(row[1]), int(row[2]),
+                          *(None if v is None else float(v) for v in row[3:6]), int(row[6]))
+             for row in cursor.fetchall()}
+    return found.get(None, Ages()), found.get(False, Ages()), found.get(True, Ages())
+
+
+@attrs.frozen
+class Usage:
+    """A process's CPU seconds (user + system) and memory, at one moment."""
+
+    cpu: float
+    rss_kib: int
+    hwm_kib: int
+
+
+def process_usage(pid: int) -> Usage:
+    """From /proc: CPU seconds so far, resident memory now and at its peak."""
+    with open(f"/proc/{pid}/stat") as stream:
+        fields = stream.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    memory = {}
+    with open(f"/proc/{pid}/status") as stream:
+        for line in stream:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                memory[key] = int(value.split()[0])
+    return Usage(cpu, memory.get("VmRSS", 0), memory.get("VmHWM", 0))
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"

@@ -86,7 +86,7 @@ class ClusterConfig:
     power_monitor_interval: float = 2.0
     #: Power queries the monitor runs at once at most: the cap of its adaptive
     #: limit (1.8: a fixed 5).
-    power_monitor_concurrency: int = 256
+    power_monitor_concurrency: int = 512
     #: ... and at least, however many queries time out.
     power_monitor_min_concurrency: int = 4
     #: Seconds one monitor query may take.
@@ -147,7 +147,7 @@ class ClusterConfig:
         _number(raw, "power_report_interval", float, 0.0, values, problems)
         _number(raw, "power_monitor_summary_interval", float, 0.0, values, problems)
         if values.get("power_monitor_min_concurrency", 4) > values.get(
-                "power_monitor_concurrency", 256):
+                "power_monitor_concurrency", 512):
             problems.append("power_monitor_min_concurrency must not be above "
                             "power_monitor_concurrency")
         _number(raw, "region_status_interval", float, 1.0, values, problems)

@@ -162,7 +162,10 @@ class PowerDriver(ABC):
             failure = Failure()  # type: ignore[no-untyped-call]
             error = self._translate(failure, secrets, fields)
         else:
-            self.log.info(
+            # A query is routine (the power monitor sends thousands a minute): debug;
+            # a change someone asked for: info.
+            emit = self.log.debug if action == "query" else self.log.info
+            emit(
                 "Power {action} of {system_id} ({power_type}) done: {result}",
                 result="ok" if result is None else result, **fields,
             )

@@ -17,7 +17,13 @@ for ``vmware``, and the REST/XML devices):
   through with an incremented nonce count).  A second 401 is returned to the
   caller, who decides that it means bad credentials;
 - ``verify_tls=False`` accepts any certificate (self-signed BMCs and vCenters,
-  as MAAS 1.8 allowed with ``--noverifypeer`` / ``https+unverified``).
+  as MAAS 1.8 allowed with ``--noverifypeer`` / ``https+unverified``);
+- a BMC addressed by an IP literal (the usual case) is connected to directly
+  (:class:`_Endpoints`): Twisted's default endpoint would send even
+  ``10.0.0.5`` through ``getaddrinfo`` in the reactor's thread pool, one
+  thread hop per power query;
+- a request cancelled by its caller raises :class:`~twisted.internet.defer.CancelledError`,
+  not a connection error: nothing failed, somebody stopped waiting.
 
 Secrets never appear in an exception message raised here.  A response is
 returned whatever its status: callers map statuses to ``power.errors``.
@@ -35,13 +41,20 @@ from urllib.parse import urlsplit
 
 import attrs
 from twisted.internet import defer
+from twisted.internet.abstract import isIPAddress, isIPv6Address
+from twisted.internet.endpoints import (
+    HostnameEndpoint,
+    TCP4ClientEndpoint,
+    TCP6ClientEndpoint,
+    wrapClientTLS,
+)
 from twisted.internet.error import ConnectError, ConnectingCancelledError, ConnectionClosed
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
-from twisted.web.client import Agent, ResponseDone, ResponseFailed
+from twisted.web.client import Agent, BrowserLikePolicyForHTTPS, ResponseDone, ResponseFailed
 from twisted.web.http import PotentialDataLoss
 from twisted.web.http_headers import Headers
-from twisted.web.iweb import IBodyProducer
+from twisted.web.iweb import IAgentEndpointFactory, IBodyProducer
 from zope.interface import implementer
 
 from power.errors import PowerActionError, PowerConnError
@@ -205,6 +218,34 @@ def _insecure_policy() -> Any:
     return AcceptAnyCertificate()
 
 
+@implementer(IAgentEndpointFactory)
+class _Endpoints:
+    """Where the Agent connects: IP literals directly, names through HostnameEndpoint."""
+
+    def __init__(self, reactor: Any, connect_timeout: float, policy: Any) -> None:
+        self.reactor = reactor
+        self.connect_timeout = connect_timeout
+        self.policy = policy
+
+    def endpointForURI(self, uri: Any) -> Any:
+        host = uri.host.decode("ascii", "replace")
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+        endpoint: Any
+        if isIPAddress(host):
+            endpoint = TCP4ClientEndpoint(self.reactor, host, uri.port,
+                                          timeout=self.connect_timeout)
+        elif isIPv6Address(host):
+            endpoint = TCP6ClientEndpoint(self.reactor, host, uri.port,
+                                          timeout=self.connect_timeout)
+        else:
+            endpoint = HostnameEndpoint(self.reactor, uri.host, uri.port,
+                                        timeout=self.connect_timeout)
+        if uri.scheme == b"https":
+            endpoint = wrapClientTLS(self.policy.creatorForNetloc(uri.host, uri.port), endpoint)
+        return endpoint
+
+
 # -- the request ---------------------------------------------------------------
 
 
@@ -273,8 +314,9 @@ async def request(
     :raises PowerActionError: the body was larger than ``max_body``.
     """
     clock = clock if clock is not None else reactor
-    policy = {} if verify_tls else {"contextFactory": _insecure_policy()}
-    agent = Agent(reactor, connectTimeout=connect_timeout, pool=pool, **policy)
+    policy = BrowserLikePolicyForHTTPS() if verify_tls else _insecure_policy()
+    agent = Agent.usingEndpointFactory(
+        reactor, _Endpoints(reactor, connect_timeout, policy), pool=pool)
     parts = urlsplit(url)
     where = f"{parts.scheme}://{parts.netloc}"
     request_uri = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -298,17 +340,30 @@ async def request(
             return collector.done.addCallback(
                 lambda data: HTTPResponse(response.code, found, data))
 
+        timed_out = False
+
+        def expired(result: object, seconds: float) -> object:
+            nonlocal timed_out
+            timed_out = True
+            return result
+
         d.addCallback(read)
-        d.addTimeout(timeout, clock)
+        d.addTimeout(timeout, clock, onTimeoutCancel=expired)
         try:
             return await d
-        except (defer.TimeoutError, ConnectingCancelledError):
-            raise PowerConnError(
-                f"{where} did not answer within {timeout:g} seconds.") from None
+        except (defer.TimeoutError, defer.CancelledError, ConnectingCancelledError,
+                ResponseFailed) as error:
+            if timed_out:
+                raise PowerConnError(
+                    f"{where} did not answer within {timeout:g} seconds.") from None
+            if not isinstance(error, ResponseFailed) or any(
+                    reason.check(defer.CancelledError) for reason in error.reasons):
+                raise defer.CancelledError() from None  # our caller stopped waiting
+            raise PowerConnError(f"Could not talk to {where}: {_describe(error)}") from None
         except BodyTooLarge:
             raise PowerActionError(
                 f"{where} sent a response larger than {max_body} bytes.") from None
-        except (ConnectError, ConnectionClosed, ResponseFailed, OSError) as error:
+        except (ConnectError, ConnectionClosed, OSError) as error:
             raise PowerConnError(f"Could not talk to {where}: {_describe(error)}") from None
 
     response = await once()

@@ -26,7 +26,8 @@ A device's own refusals (bad credentials, a bad setting, an error answer)
 are not congestion: they say nothing about how busy the path is.
 
 Everything runs on the injected clock; slots are granted first come, first
-served, and a waiter can be cancelled.
+served, except that urgent waiters (the monitor's re-reads of transitional
+nodes) go before the others; a waiter can be cancelled.
 """
 
 from __future__ import annotations
@@ -37,10 +38,13 @@ from collections import deque
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 
-#: Defaults: queries in flight at first, at least and at most.
+#: Defaults: queries in flight at first, at least and at most.  The region hands
+#: out each node once a minute, so 5,000 nodes behind 2 s BMCs keep ~170 in
+#: flight; 4 s BMCs ~340 (bench/power_monitor.py: at a cap of 256 the oldest
+#: state reached 108 s there, at 512 71 s, for little more CPU).
 INITIAL = 16
 MINIMUM = 4
-MAXIMUM = 256
+MAXIMUM = 512
 #: An answer slower than this many times the usual latency is a congestion signal...
 TOLERANCE = 2.0
 #: ... if it is also this many seconds slower (quick LAN answers vary a lot in ratio).
@@ -92,6 +96,7 @@ class AdaptiveLimit:
         self.cuts = 0
         self._last_cut = -math.inf
         self._waiters: deque[Deferred[None]] = deque()
+        self._urgent: deque[Deferred[None]] = deque()
 
     @property
     def slots(self) -> int:
@@ -101,22 +106,28 @@ class AdaptiveLimit:
     @property
     def waiting(self) -> int:
         """Queries waiting for a slot."""
-        return len(self._waiters)
+        return len(self._waiters) + len(self._urgent)
 
-    def acquire(self) -> Deferred[None]:
-        """A Deferred that fires when a slot is this caller's."""
-        if self.in_flight < self.slots and not self._waiters:
+    def acquire(self, *, urgent: bool = False) -> Deferred[None]:
+        """
+        A Deferred that fires when a slot is this caller's.
+
+        :param urgent: served before every waiter that is not (first come,
+            first served among the urgent ones).
+        """
+        if self.in_flight < self.slots and not self.waiting:
             self._take()
             done: Deferred[None] = Deferred()
             done.callback(None)
             return done
+        queue = self._urgent if urgent else self._waiters
 
         def cancel(waiter: Deferred[None]) -> None:
-            if waiter in self._waiters:
-                self._waiters.remove(waiter)
+            if waiter in queue:
+                queue.remove(waiter)
 
         waiter: Deferred[None] = Deferred(cancel)
-        self._waiters.append(waiter)
+        queue.append(waiter)
         return waiter
 
     def release(self, *, latency: float | None, congested: bool = False) -> None:
@@ -139,9 +150,9 @@ class AdaptiveLimit:
         self.peak = max(self.peak, self.in_flight)
 
     def _wake(self) -> None:
-        while self._waiters and self.in_flight < self.slots:
+        while self.waiting and self.in_flight < self.slots:
             self._take()
-            self._waiters.popleft().callback(None)
+            (self._urgent or self._waiters).popleft().callback(None)
 
     def _learn(self, latency: float, congested: bool) -> None:
         floor = self.floor
@@ -162,6 +173,6 @@ class AdaptiveLimit:
                 self.slow_start = False
                 self.cuts += 1
             return
-        if self._waiters:  # demand beyond the limit, and this answer was prompt: grow
+        if self.waiting:  # demand beyond the limit, and this answer was prompt: grow
             step = 1.0 if self.slow_start else 1.0 / max(1.0, self.limit)
             self.limit = min(float(self.maximum), self.limit + step)

@@ -1,9 +1,9 @@
 """
 Keeping the region's ``power_state`` fresh: :class:`PowerMonitor`.
 
-The region decides who is due a check (``ListNodePowerParameters``: never
-queried first, then nodes in a transitional status, then the stalest; a node
-handed out is not handed out again until it is reported or its lease
+The region decides who is due a check (``ListNodePowerParameters``: nodes in
+a transitional status first, then those never queried, then the stalest; a
+node handed out is not handed out again until it is reported or its lease
 passes), so the cluster keeps no schedule of its own.  1.8 asked every 15 s
 and queried each page, 5 at a time, before asking for the next; it fell
 over above ~600 nodes.  This monitor is built for 5,000 nodes per cluster
@@ -14,7 +14,11 @@ about 10 s):
   page is asked for as soon as fewer than ``backlog`` queries wait for a
   slot, so the queries never starve while the region is asked, and the
   backlog stays short (about one BMC round trip), which keeps a
-  transitional node from waiting behind thousands of routine ones.  A short
+  transitional node from waiting behind thousands of routine ones; and a
+  node read again within ``transitional_window`` (a transitional one) takes
+  the next free slot before the routine ones waiting, so that it does not
+  wait that round trip too while the queries are at their cap (measured by
+  bench/power_monitor.py).  A short
   page means little is due: the next listing waits ``listing_gap`` seconds;
   an empty one, ``interval`` seconds (1.8: 15).
 - **Adaptive concurrency** (:class:`~cluster.power.concurrency.AdaptiveLimit`):
@@ -351,6 +355,7 @@ class PowerMonitor(Service):
             await self._failed(system_id, node, str(error) or type(error).__name__)
             return
         key = bmc_key(power_type, context)
+        urgent = self._recently_read(system_id)
         rest = 0.0
 
         async def query() -> str:
@@ -364,7 +369,7 @@ class PowerMonitor(Service):
                                f"{self.backoff.reason(key)})")
             try:
                 return await self._timed_query(
-                    lambda: driver.query(context, system_id=system_id))
+                    lambda: driver.query(context, system_id=system_id), urgent=urgent)
             except PowerError as error:
                 # Noted while the BMC is still ours: the nodes waiting for it must
                 # see it resting, not send the same doomed query.
@@ -390,12 +395,14 @@ class PowerMonitor(Service):
         if self.power.in_progress(system_id):
             return  # a change started meanwhile; it reports the outcome
         log.debug("Power monitor: {system_id} is {state}", system_id=system_id, state=state)
-        self.reports.add(system_id, state,
-                         urgent=state != previous or self._transitional(system_id))
+        transitional = self._transitional(system_id)  # always: it notes this read
+        self.reports.add(system_id, state, urgent=state != previous or transitional)
 
-    async def _timed_query(self, query: Callable[[], Coroutine[Any, Any, str]]) -> str:
-        """Run a driver query in a concurrency slot, within query_timeout."""
-        await self.limit.acquire()
+    async def _timed_query(self, query: Callable[[], Coroutine[Any, Any, str]], *,
+                           urgent: bool = False) -> str:
+        """Run a driver query in a concurrency slot (urgent: before the routine
+        queries waiting), within query_timeout."""
+        await self.limit.acquire(urgent=urgent)
         started = self.clock.seconds()
         latency: float | None = None
         congested = False
@@ -419,6 +426,11 @@ class PowerMonitor(Service):
             raise
         finally:
             self.limit.release(latency=latency, congested=congested)
+
+    def _recently_read(self, system_id: str) -> bool:
+        """Was this node read within transitional_window (it is transitional)?"""
+        last = self._last_read.get(system_id)
+        return last is not None and self.clock.seconds() - last < self.transitional_window
 
     def _transitional(self, system_id: str) -> bool:
         """Was this node read recently (so the region polls it as transitional)?"""

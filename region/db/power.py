@@ -33,8 +33,8 @@ _DUE = """
             OR (n.status = ANY(%(transitional)s)
                 AND n.power_state_updated < now() - make_interval(secs => %(transitional_age)s))
             OR n.power_state_updated < now() - make_interval(secs => %(age)s))
-     ORDER BY n.power_state_updated IS NOT NULL,
-              NOT (n.status = ANY(%(transitional)s)),
+     ORDER BY NOT (n.status = ANY(%(transitional)s)),
+              n.power_state_updated IS NOT NULL,
               n.power_state_updated, n.system_id
      LIMIT %(limit)s
        FOR UPDATE OF n SKIP LOCKED
@@ -107,10 +107,15 @@ class DueQuery:
 async def due_for_query(tx: Tx, nodegroup_id: int, query: DueQuery) -> list[PowerCandidate]:
     """
     The cluster's nodes whose power state should be queried, most urgent
-    first: never queried; then those in a transitional status not queried for
-    ``transitional_age`` seconds; then the least recently queried of those not
-    queried for ``age`` seconds.  Rows are locked (others' locked rows are
-    skipped); call :func:`mark_listed` with those actually handed out.
+    first: those in a transitional status not queried for
+    ``transitional_age`` seconds (never queried first); then those never
+    queried; then the least recently queried of those not queried for ``age``
+    seconds.  Transitional nodes go before the never queried because a
+    person waits on them: behind thousands of new nodes (a mass enlistment, a
+    cluster's first start) they would otherwise wait for all of them
+    (bench/power_monitor.py: 43 s old at 5,000 new nodes with 2 s BMCs,
+    against the ~10 s aimed at).  Rows are locked (others' locked rows are skipped); call
+    :func:`mark_listed` with those actually handed out.
     """
     rows = await tx.fetchall(_DUE, {
         "nodegroup_id": nodegroup_id,

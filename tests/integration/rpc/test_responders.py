@@ -143,7 +143,7 @@ async def test_cluster_status_of_an_unknown_cluster(db: Database) -> None:
 
 @pytest_twisted.ensureDeferred
 async def test_list_node_power_parameters_order(db: Database) -> None:
-    """Never queried first, then transitional, then the stalest; others are left out."""
+    """Transitional first, then never queried, then the stalest; others are left out."""
     uuid, server = await accepted(db)
     other = await make_cluster(db)
     stale = await make_node(db, uuid, queried_ago=600)
@@ -159,14 +159,14 @@ async def test_list_node_power_parameters_order(db: Database) -> None:
 
     nodes = (await call(server, ListNodePowerParameters, uuid=uuid))["nodes"]
     assert [n["system_id"] for n in nodes] == [
-        never.system_id, releasing.system_id, staler.system_id, stale.system_id]
-    first = nodes[0]
-    assert (first["hostname"], first["power_state"], first["power_type"]) == (
+        releasing.system_id, never.system_id, staler.system_id, stale.system_id]
+    entry = nodes[1]
+    assert (entry["hostname"], entry["power_state"], entry["power_type"]) == (
         never.hostname, "unknown", "ipmi")
-    assert first["context"]["power_pass"] == never.power_parameters["power_pass"]
-    assert first["context"]["system_id"] == never.system_id
-    assert first["context"]["boot_mode"] == "local"
-    assert first["context"]["mac_address"].startswith("02:")
+    assert entry["context"]["power_pass"] == never.power_parameters["power_pass"]
+    assert entry["context"]["system_id"] == never.system_id
+    assert entry["context"]["boot_mode"] == "local"
+    assert entry["context"]["mac_address"].startswith("02:")
     # Handed out: not again until reported (or the lease runs out).
     assert (await call(server, ListNodePowerParameters, uuid=uuid))["nodes"] == []
 

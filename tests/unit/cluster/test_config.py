@@ -39,7 +39,7 @@ def test_defaults_and_a_generated_uuid_kept_in_the_state_dir(tmp_path: Path,
                                           "secret_file": secret_file},
                                new_uuid=lambda: "generated-2")
     assert again.uuid == "generated-1"
-    assert (config.power_monitor_interval, config.power_monitor_concurrency) == (2.0, 256)
+    assert (config.power_monitor_interval, config.power_monitor_concurrency) == (2.0, 512)
     assert config.region_status_interval == 30.0
 
 

@@ -211,6 +211,31 @@ class TestConcurrency(MonitorTestCase):
         self.assertEqual(self.driver.max_in_flight_by_bmc["10.9.9.9"], 1)
 
 
+class TestTransitional(MonitorTestCase):
+    options = {"concurrency": 2, "initial_concurrency": 2, "min_concurrency": 1}
+
+    def test_a_re_read_takes_the_next_slot_before_routine_queries(self) -> None:
+        """A node read again within 30 s is transitional (the region re-lists it
+        because its status is about to change): its query goes before the routine
+        ones already waiting for a slot, and its report goes out at once."""
+        self.region.pages.append([node("node-1")])
+        self.successResultOf(self.run_round())
+        self.clock.advance(5)
+        self.driver.delays["query"] = 2.0
+        self.region.pages.append([node(f"node-{i}") for i in range(2, 6)]
+                                 + [node("node-1", power_state="off")])
+        result = self.run_round()
+        self.assertEqual(self.driver.in_flight, 2)
+        self.clock.advance(2)
+        self.assertEqual([system_id for _, system_id in self.driver.actions("query")],
+                         ["node-1", "node-2", "node-3", "node-1", "node-4"])
+        self.clock.advance(2)
+        self.clock.advance(0.25)
+        self.assertIn(("node-1", "off"), batched(self.region)[1:])  # sent before the rest
+        self.clock.advance(2)
+        self.assertEqual(self.successResultOf(result).queried, 5)
+
+
 class TestUnderLoad(MonitorTestCase):
     options = {"concurrency": 64, "initial_concurrency": 4, "min_concurrency": 2}
 

@@ -6,7 +6,7 @@ import hashlib
 from typing import Any
 
 import pytest
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.testing import MemoryReactorClock
 
 from power import soap
@@ -76,6 +76,32 @@ def test_http_request_times_out_on_a_silent_peer() -> None:
     reactor.advance(2)
     assert results and isinstance(results[0].value, PowerConnError)
     assert "did not answer within 30" in str(results[0].value)
+
+
+@pytest.mark.parametrize(("url", "host", "port"), [
+    ("http://10.1.2.3:8080/power", "10.1.2.3", 8080),
+    ("http://[fd00::5]/power", "fd00::5", 80),
+    ("https://10.1.2.3/redfish/v1", "10.1.2.3", 443),
+])
+def test_an_ip_literal_is_connected_to_without_a_name_lookup(url: str, host: str,
+                                                             port: int) -> None:
+    """The TCP connect starts at once: no resolver (and no thread) in between."""
+    reactor = MemoryReactorClock()
+    d = Deferred.fromCoroutine(request(reactor, "GET", url, timeout=30))
+    assert [(client[0], client[1]) for client in reactor.tcpClients] == [(host, port)]
+    d.cancel()
+    outcome(d)
+
+
+def test_a_cancelled_request_is_cancelled_not_a_connection_error() -> None:
+    """A caller that stops waiting (a cluster shutting down) gets CancelledError: no
+    device failed, so nothing may report or log one."""
+    reactor = MemoryReactorClock()
+    d = Deferred.fromCoroutine(request(reactor, "GET", "http://127.0.0.1:16992/x", timeout=30))
+    results = outcome(d)
+    d.cancel()
+    assert results and results[0].check(CancelledError)
+    assert reactor.getDelayedCalls() == []
 
 
 def test_ssh_command_times_out_on_a_silent_peer() -> None:
