@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
 import sys
 import time
 import uuid
@@ -92,7 +93,8 @@ async def hammer(client: RPCClient, command: type, seconds: float, concurrency: 
     return done[0], time.perf_counter() - started
 
 
-async def measure(port: int, secret: bytes, seconds: float, concurrency: int) -> None:
+async def measure(port: int, secret: bytes, seconds: float, concurrency: int,
+                  region_pid: int) -> None:
     cluster_uuid = str(uuid.uuid4())
     protocol = await connect(port, secret, cluster_uuid)
     client = RPCClient(protocol, reactor)
@@ -100,9 +102,14 @@ async def measure(port: int, secret: bytes, seconds: float, concurrency: int) ->
     print(f"registered as {cluster_uuid}: {answer.get('status')}")
     for command, kwargs in ((Identify, {}), (GetClusterStatus, {"uuid": cluster_uuid})):
         await hammer(client, command, 1.0, concurrency, **kwargs)  # warm up
+        region_before, ours_before = process_usage(region_pid), process_usage(os.getpid())
         count, elapsed = await hammer(client, command, seconds, concurrency, **kwargs)
+        region_cpu = process_usage(region_pid).cpu - region_before.cpu
+        our_cpu = process_usage(os.getpid()).cpu - ours_before.cpu
         print(f"{command.__name__:<18} {count / elapsed:8.0f} round trips/s "
-              f"({count} calls in {elapsed:.1f} s, {concurrency} in flight)")
+              f"({count} calls in {elapsed:.1f} s, {concurrency} in flight); CPU: region "
+              f"{100 * region_cpu / elapsed:.0f}% of a core ({1e6 * region_cpu / count:.0f} us "
+              f"a call), this client {100 * our_cpu / elapsed:.0f}%")
     protocol.transport.loseConnection()
 
 
@@ -116,7 +123,8 @@ def part_one(args: argparse.Namespace) -> None:
         failure: list[BaseException] = []
 
         def run() -> None:
-            d = Deferred.fromCoroutine(measure(port, secret, args.seconds, args.concurrency))
+            d = Deferred.fromCoroutine(measure(port, secret, args.seconds, args.concurrency,
+                                               region.process.pid))
             d.addErrback(lambda f: failure.append(f.value))
             d.addBoth(lambda _: reactor.stop())
 
