@@ -99,3 +99,4 @@ def parse_address(text: str) -> NetworkAddress:
         host, _, port = text.partition(":")
         return NetworkAddress(_parse_host(host, original), _parse_port(port, original))
     return NetworkAddress(_parse_host(text, original))
+

@@ -31,11 +31,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from twisted.internet import defer
-from twisted.internet.endpoints import HostnameEndpoint
 from twisted.internet.protocol import Factory, Protocol
 
 from power.address import AddressError, NetworkAddress, parse_address
 from power.base import PowerDriver
+from power.endpoints import client_endpoint
 from power.errors import (
     PowerActionError,
     PowerAuthError,
@@ -88,7 +88,7 @@ async def probe_tcp(reactor: Any, address: NetworkAddress, port: int,
                     timeout: float,  # noqa: ASYNC109 - a Deferred deadline, not asyncio's
                     clock: Any | None = None) -> None:
     """Open and close a TCP connection; PowerConnError if that fails within timeout."""
-    endpoint = HostnameEndpoint(reactor, address.host.encode("idna"), port, timeout=timeout)
+    endpoint = client_endpoint(reactor, address.host, port, timeout=timeout)
     d = endpoint.connect(Factory.forProtocol(_Nothing))
     d.addTimeout(timeout + 1, clock if clock is not None else reactor)
     try:

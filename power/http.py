@@ -18,10 +18,8 @@ for ``vmware``, and the REST/XML devices):
   caller, who decides that it means bad credentials;
 - ``verify_tls=False`` accepts any certificate (self-signed BMCs and vCenters,
   as MAAS 1.8 allowed with ``--noverifypeer`` / ``https+unverified``);
-- a BMC addressed by an IP literal (the usual case) is connected to directly
-  (:class:`_Endpoints`): Twisted's default endpoint would send even
-  ``10.0.0.5`` through ``getaddrinfo`` in the reactor's thread pool, one
-  thread hop per power query;
+- a BMC addressed by an IP literal (the usual case) is connected to directly,
+  without a name lookup (:func:`power.endpoints.client_endpoint`);
 - a request cancelled by its caller raises :class:`~twisted.internet.defer.CancelledError`,
   not a connection error: nothing failed, somebody stopped waiting.
 
@@ -41,13 +39,7 @@ from urllib.parse import urlsplit
 
 import attrs
 from twisted.internet import defer
-from twisted.internet.abstract import isIPAddress, isIPv6Address
-from twisted.internet.endpoints import (
-    HostnameEndpoint,
-    TCP4ClientEndpoint,
-    TCP6ClientEndpoint,
-    wrapClientTLS,
-)
+from twisted.internet.endpoints import wrapClientTLS
 from twisted.internet.error import ConnectError, ConnectingCancelledError, ConnectionClosed
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
@@ -57,6 +49,7 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgentEndpointFactory, IBodyProducer
 from zope.interface import implementer
 
+from power.endpoints import client_endpoint
 from power.errors import PowerActionError, PowerConnError
 
 #: Default limits (style.md §2.6: 10 s to connect, 30 s for a REST call).
@@ -228,19 +221,8 @@ class _Endpoints:
         self.policy = policy
 
     def endpointForURI(self, uri: Any) -> Any:
-        host = uri.host.decode("ascii", "replace")
-        if host.startswith("[") and host.endswith("]"):
-            host = host[1:-1]
-        endpoint: Any
-        if isIPAddress(host):
-            endpoint = TCP4ClientEndpoint(self.reactor, host, uri.port,
-                                          timeout=self.connect_timeout)
-        elif isIPv6Address(host):
-            endpoint = TCP6ClientEndpoint(self.reactor, host, uri.port,
-                                          timeout=self.connect_timeout)
-        else:
-            endpoint = HostnameEndpoint(self.reactor, uri.host, uri.port,
-                                        timeout=self.connect_timeout)
+        host = uri.host.decode("ascii", "replace").removeprefix("[").removesuffix("]")
+        endpoint = client_endpoint(self.reactor, host, uri.port, timeout=self.connect_timeout)
         if uri.scheme == b"https":
             endpoint = wrapClientTLS(self.policy.creatorForNetloc(uri.host, uri.port), endpoint)
         return endpoint

@@ -38,13 +38,13 @@ import attrs
 from twisted.conch.ssh import common, connection, keys, transport, userauth
 from twisted.conch.ssh.channel import SSHChannel
 from twisted.internet import defer
-from twisted.internet.endpoints import HostnameEndpoint
 from twisted.internet.error import ConnectError, ConnectingCancelledError
 from twisted.internet.protocol import ClientFactory
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from power.address import NetworkAddress
+from power.endpoints import client_endpoint
 from power.errors import PowerActionError, PowerAuthError, PowerConnError, PowerError
 
 log = Logger()
@@ -287,7 +287,7 @@ async def run_command(
     port = address.port or SSH_PORT
     host_id = f"{address.host}:{port}" if not address.is_ipv6 else f"[{address.host}]:{port}"
     session = _Session(host_id, username, password, command, host_keys, max_output)
-    endpoint = HostnameEndpoint(reactor, address.host, port, timeout=connect_timeout)
+    endpoint = client_endpoint(reactor, address.host, port, timeout=connect_timeout)
 
     async def go() -> SSHResult:
         try:

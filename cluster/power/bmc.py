@@ -126,10 +126,6 @@ class BMCBackoff:
         if key is not None:
             self._failing.pop(key, None)
 
-    def __len__(self) -> int:
-        """BMCs with failures on record (resting or not)."""
-        return len(self._failing)
-
     def resting_count(self) -> int:
         """BMCs resting now."""
         now = self.clock.seconds()

@@ -238,13 +238,19 @@ class PowerMonitor(Service):
         """List once if there is room; return seconds to wait before the next step."""
         if not self.region.has_accepted_connection():
             return self.interval
-        await self._wait_for_room()
-        nodes = await self._list()
-        if nodes is None or not nodes:
+        listed = await self._next_page()
+        if not listed:
             return self.interval
+        return 0.0 if listed >= self.full_page else self.listing_gap
+
+    async def _next_page(self) -> int:
+        """Wait for room in the backlog, list once, start checking every node
+        handed out; return how many were (0 also when the region could not be asked)."""
+        await self._wait_for_room()
+        nodes = await self._list() or []
         for node in nodes:
             self._start(node)
-        return 0.0 if len(nodes) >= self.full_page else self.listing_gap
+        return len(nodes)
 
     def backlog_full(self) -> bool:
         """True while enough queries wait for a slot (about one round trip of work)."""
@@ -310,12 +316,8 @@ class PowerMonitor(Service):
             log.debug("Power monitor: no accepted connection to the region; not listing")
             return RoundSummary()
         for _ in range(self.max_pages):
-            await self._wait_for_room()
-            nodes = await self._list()
-            if not nodes:
+            if not await self._next_page():
                 break
-            for node in nodes:
-                self._start(node)
         else:
             log.warn("Power monitor: stopped after {pages} pages in one run; the rest "
                      "waits for the next", pages=self.max_pages)
@@ -395,8 +397,8 @@ class PowerMonitor(Service):
         if self.power.in_progress(system_id):
             return  # a change started meanwhile; it reports the outcome
         log.debug("Power monitor: {system_id} is {state}", system_id=system_id, state=state)
-        transitional = self._transitional(system_id)  # always: it notes this read
-        self.reports.add(system_id, state, urgent=state != previous or transitional)
+        self._note_read(system_id)
+        self.reports.add(system_id, state, urgent=state != previous or urgent)
 
     async def _timed_query(self, query: Callable[[], Coroutine[Any, Any, str]], *,
                            urgent: bool = False) -> str:
@@ -432,12 +434,9 @@ class PowerMonitor(Service):
         last = self._last_read.get(system_id)
         return last is not None and self.clock.seconds() - last < self.transitional_window
 
-    def _transitional(self, system_id: str) -> bool:
-        """Was this node read recently (so the region polls it as transitional)?"""
-        now = self.clock.seconds()
-        last = self._last_read.get(system_id)
-        self._last_read[system_id] = now
-        return last is not None and now - last < self.transitional_window
+    def _note_read(self, system_id: str) -> None:
+        """This node was just read (or found in error)."""
+        self._last_read[system_id] = self.clock.seconds()
 
     async def _failed(self, system_id: str, node: Mapping[str, Any], reason: str, *,
                       queried: bool = True) -> None:
@@ -445,7 +444,7 @@ class PowerMonitor(Service):
         if queried:
             self.stats.failed += 1
         previous = node.get("power_state")
-        self._transitional(system_id)
+        self._note_read(system_id)
         self.reports.add(system_id, "error", urgent=previous != "error")
         if previous != "error":
             self.stats.events += 1

@@ -32,7 +32,6 @@ from typing import Protocol as TypingProtocol
 
 from twisted.application.internet import ClientService
 from twisted.internet.defer import CancelledError, Deferred, TimeoutError
-from twisted.internet.endpoints import HostnameEndpoint, TCP4ClientEndpoint
 from twisted.internet.error import ConnectionClosed, ConnectionLost
 from twisted.internet.interfaces import (
     IProtocolFactory,
@@ -47,6 +46,7 @@ from zope.interface import implementer
 
 from cluster.rpc.protocol import REGISTER_TIMEOUT, ClusterClientProtocol, register
 from cluster.rpc.responders import ClusterContext
+from power.endpoints import client_endpoint
 from rpc.client import RPCClient
 from rpc.commands.region import ClusterStatus, GetClusterStatus
 from rpc.errors import (
@@ -66,14 +66,10 @@ ConnectTo = Callable[[str, int, IProtocolFactory], Deferred[Any]]
 
 
 def tcp_connector(reactor: Any, timeout: float = CONNECT_TIMEOUT) -> ConnectTo:
-    """Connect over TCP: IPv4 literals directly, anything else by name."""
+    """Connect over TCP: IP literals directly, anything else by name."""
 
     def connect_to(host: str, port: int, factory: IProtocolFactory) -> Deferred[Any]:
-        endpoint: IStreamClientEndpoint
-        if all(part.isdigit() for part in host.split(".")) and host.count(".") == 3:
-            endpoint = TCP4ClientEndpoint(reactor, host, port, timeout=timeout)
-        else:
-            endpoint = HostnameEndpoint(reactor, host, port, timeout=timeout)
+        endpoint = client_endpoint(reactor, host, port, timeout=timeout)
         return endpoint.connect(factory)  # type: ignore[no-any-return]
 
     return connect_to

@@ -29,6 +29,7 @@ from region.db import nodegroups as db_nodegroups
 from region.db import nodes as db_nodes
 from region.db import power as db_power
 from region.db import users as db_users
+from region.db.nodes import Node
 from region.db.pool import Database, Tx
 from region.domain.config_items import ITEMS
 from region.domain.lifecycle import NodeStateViolation as StateMachineViolation
@@ -161,18 +162,29 @@ async def list_power_parameters(db: Database, uuid: str,
     return await db.transaction(work)
 
 
+def check_power_state(state: str, system_id: str | None = None) -> None:
+    """Refuse (a typed argument error) what is not a power state."""
+    if state not in db_power.POWER_STATES:
+        node = "" if system_id is None else f" (for {system_id[:80]})"
+        raise bad_argument(f"{state[:40]!r}{node} is not a power state; expected one of "
+                           f"{', '.join(sorted(db_power.POWER_STATES))}.")
+
+
+async def release_if_off(tx: Tx, node: Node, state: str) -> None:
+    """A RELEASING node seen off has finished releasing: it becomes READY."""
+    if state == "off" and node.status == NodeStatus.RELEASING:
+        await change_status(tx, node, NodeStatus.READY)
+        log.info("{system_id} is off; released", system_id=node.system_id)
+
+
 async def record_power_state(tx: Tx, system_id: str, state: str) -> None:
     """Record a node's observed power state; a RELEASING node seen off becomes READY."""
-    if state not in db_power.POWER_STATES:
-        raise bad_argument(f"{state[:40]!r} is not a power state; expected one of "
-                           f"{', '.join(sorted(db_power.POWER_STATES))}.")
+    check_power_state(state)
     node = await db_nodes.get(tx, system_id, for_update=True)
     if node is None:
         raise NoSuchNode.from_system_id(system_id)
     await db_power.record_state(tx, node.id, state)
-    if state == "off" and node.status == NodeStatus.RELEASING:
-        await change_status(tx, node, NodeStatus.READY)
-        log.info("{system_id} is off; released", system_id=system_id)
+    await release_if_off(tx, node, state)
 
 
 async def update_power_state(db: Database, system_id: str, state: str) -> None:
@@ -196,13 +208,9 @@ async def update_power_states(db: Database, uuid: str,
     """
     observed: dict[str, db_power.ObservedState] = {}
     for entry in states:
-        state = str(entry["power_state"])
-        if state not in db_power.POWER_STATES:
-            raise bad_argument(
-                f"{state[:40]!r} (for {str(entry['system_id'])[:80]}) is not a power state; "
-                f"expected one of {', '.join(sorted(db_power.POWER_STATES))}.")
+        state, system_id = str(entry["power_state"]), str(entry["system_id"])
+        check_power_state(state, system_id)
         age = min(max(0, int(entry["age"])) / 1000.0, MAX_REPORTED_AGE)
-        system_id = str(entry["system_id"])
         known = observed.get(system_id)
         if known is None or age <= known.age:  # the latest observation wins
             observed[system_id] = db_power.ObservedState(system_id, state, age)
@@ -212,12 +220,11 @@ async def update_power_states(db: Database, uuid: str,
         if nodegroup_id is None:
             raise NoSuchCluster.from_uuid(uuid)
         result = await db_power.record_states(tx, nodegroup_id, list(observed.values()))
-        for _, system_id, status in result.recorded:
-            if status == NodeStatus.RELEASING and observed[system_id].state == "off":
-                node = await db_nodes.get(tx, system_id, for_update=True)
-                if node is not None:
-                    await change_status(tx, node, NodeStatus.READY)
-                    log.info("{system_id} is off; released", system_id=system_id)
+        released = [system_id for _, system_id, status in result.recorded
+                    if status == NodeStatus.RELEASING and observed[system_id].state == "off"]
+        if released:  # only those whole nodes are loaded, in one query
+            for node in await db_nodes.get_many(tx, released, for_update=True):
+                await release_if_off(tx, node, observed[node.system_id].state)
         return result.unknown
 
     if not observed:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.testing import MemoryReactorClock
+
 from power.address import AddressError, NetworkAddress, parse_address
+from power.endpoints import client_endpoint
 
 
 @pytest.mark.parametrize(("text", "host", "port"), [
@@ -70,3 +74,22 @@ def test_is_ipv6() -> None:
     """is_ipv6 tells IPv6 literals from names and IPv4."""
     assert parse_address("[::1]:5").is_ipv6
     assert not parse_address("10.0.0.1:5").is_ipv6
+
+
+@pytest.mark.parametrize(("host", "connected"), [
+    ("10.0.0.5", "10.0.0.5"),
+    (b"10.0.0.5", "10.0.0.5"),
+    ("fe80::1", "fe80::1"),
+])
+def test_an_ip_literal_is_connected_to_at_once(host: str | bytes, connected: str) -> None:
+    """No name lookup (no thread): the TCP connection starts when connect() is called."""
+    reactor = MemoryReactorClock()
+    client_endpoint(reactor, host, 623, timeout=5).connect(Factory.forProtocol(Protocol))
+    assert [(c[0], c[1], c[3]) for c in reactor.tcpClients] == [(connected, 623, 5)]
+
+
+def test_a_name_is_looked_up_first() -> None:
+    """A host name goes through the reactor's resolver, so nothing connects yet."""
+    reactor = MemoryReactorClock()
+    endpoint = client_endpoint(reactor, "bmc01.example.com", 623, timeout=5)
+    assert type(endpoint).__name__ == "HostnameEndpoint"
