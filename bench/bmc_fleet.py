@@ -26,7 +26,8 @@ URL), sees thousands of distinct BMCs.
 
 A BMC is named by the address the connection came *to*
 (``request.getHost().host``).  The server's CPU is its own, not the
-cluster's.  It stops on SIGTERM.  A bench runs it with :class:`FleetProcess`.
+cluster's.  It stops on SIGTERM.  A bench runs it with
+:class:`bench.common.FleetProcess`.
 """
 
 from __future__ import annotations
@@ -35,17 +36,10 @@ import argparse
 import asyncio
 import hashlib
 import json
-import os
 import random
 import resource
-import signal
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 from twisted.internet import asyncioreactor
@@ -198,71 +192,21 @@ def make_site(fleet: Fleet) -> Any:
     return site
 
 
-class FleetProcess:
-    """This module run as a child process, for a bench (which runs no reactor)."""
-
-    def __init__(self, process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
-        self.process = process
-        self.port = port
-        self.log_path = log_path
-
-    @classmethod
-    def start(cls, log_path: Path, *, latency: float, failure_rate: float = 0.0,
-              jitter: float = 0.0, port: int | None = None) -> FleetProcess:
-        if port is None:
-            with socket.socket() as sock:
-                sock.bind(("0.0.0.0", 0))
-                port = int(sock.getsockname()[1])
-        with open(log_path, "ab") as log:
-            process = subprocess.Popen(
-                [sys.executable, str(Path(__file__).resolve()), "--port", str(port),
-                 "--latency", str(latency), "--jitter", str(jitter),
-                 "--failure-rate", str(failure_rate)],
-                stdout=log, stderr=subprocess.STDOUT)
-        fleet = cls(process, port, log_path)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                fleet.stats()
-                return fleet
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    fleet.stop()
-                    raise RuntimeError(f"the BMC fleet did not start:\n"
-                                       f"{log_path.read_text()[-2000:]}") from None
-                time.sleep(0.1)
-
-    def stats(self, *, reset: bool = False) -> dict[str, Any]:
-        url = f"http://127.0.0.1:{self.port}/stats" + ("?reset=1" if reset else "")
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no proxy
-        with opener.open(url, timeout=10) as response:
-            answer: dict[str, Any] = json.loads(response.read())
-        return answer
-
-    def cpu_seconds(self) -> float:
-        with open(f"/proc/{self.process.pid}/stat") as stream:
-            fields = stream.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+def add_fleet_arguments(parser: argparse.ArgumentParser, *,
+                        failure_rate: float = 0.0) -> None:
+    """The fleet's --latency, --jitter and --failure-rate (here, and for a bench)."""
+    parser.add_argument("--latency", type=float, default=2.0,
+                        help="seconds each simulated BMC takes to answer")
+    parser.add_argument("--jitter", type=float, default=0.0,
+                        help="BMC answers take latency * (1 +- up to jitter), uniformly")
+    parser.add_argument("--failure-rate", type=float, default=failure_rate,
+                        help="share of BMC answers that are HTTP 503")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--latency", type=float, default=2.0,
-                        help="seconds each BMC takes to answer")
-    parser.add_argument("--jitter", type=float, default=0.0,
-                        help="answers take latency * (1 +- up to jitter), uniformly")
-    parser.add_argument("--failure-rate", type=float, default=0.0,
-                        help="share of answers that are HTTP 503")
+    add_fleet_arguments(parser)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     limit = raise_file_limit()

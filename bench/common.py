@@ -11,11 +11,16 @@ for the power benches, a real ``maas-cluster serve`` over AMP: see
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
+import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,11 +32,11 @@ import psycopg2
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.bmc_fleet import PREFIX  # noqa: E402
+from bench.bmc_fleet import bmc_address  # noqa: E402
 from region.rpc.clusterops import TRANSITIONAL_STATUSES  # noqa: E402
 from tests.conftest import Server, run_region_command  # noqa: E402
-from tests.e2e.cluster_fixtures import ClusterProcess  # noqa: E402
-from tests.maasclient import MAASClient, RegionProcess  # noqa: E402
+from tests.e2e.cluster_fixtures import ClusterProcess, write_secret  # noqa: E402
+from tests.maasclient import MAASClient, RegionProcess, free_port  # noqa: E402
 from tools.pgcluster import PrivateCluster  # noqa: E402
 
 SEED_NODES = """
@@ -66,8 +71,8 @@ SELECT n.id, d.name, '/dev/' || d.name, '/dev/disk/by-id/wwn-' || n.id || d.name
  WHERE n.system_id LIKE 'node-bench-%'
 """
 #: Nodes whose BMC is simulated by bench/bmc_fleet.py: a webhook per node, node
-#: i (from 1) behind BMC i - 1 (bmc_fleet.bmc_address), in the cluster's
-#: nodegroup, one in every ``every`` in a transitional status (COMMISSIONING or
+#: i (from 1) behind the i-th of ``urls`` (http://bmc_address(i - 1):port), in the
+#: cluster's nodegroup, one in every ``every`` in a transitional status (COMMISSIONING or
 #: DEPLOYING, alternately: they stay so, whatever the BMC says; a RELEASING
 #: node seen off would become READY), the others READY or DEPLOYED.
 SEED_WEBHOOK_NODES = """
@@ -83,12 +88,8 @@ SELECT 'node-bmc-' || lpad(i::text, 6, '0'), 'bmc-' || i,
            'power_query_uri', b.url || '/power/{system_id}',
            'power_on_uri', b.url || '/power/{system_id}/on',
            'power_off_uri', b.url || '/power/{system_id}/off')
-  FROM generate_series(1, %(count)s) AS i,
-       LATERAL (SELECT 'http://' || %(prefix)s || '.' || ((i - 1) / 255) || '.' ||
-                       ((i - 1) %% 255 + 1) || ':' || %(port)s AS url) AS b
+  FROM unnest(%(urls)s::text[]) WITH ORDINALITY AS b(url, i)
 """
-#: Statuses in which the region re-reads a node's power every few seconds.
-TRANSITIONAL = TRANSITIONAL_STATUSES
 #: Ages of the power states of a nodegroup's nodes, in seconds: transitional
 #: ones, the others, and all (the row whose first column is NULL).
 POWER_AGES = """
@@ -195,8 +196,7 @@ def bench_cluster(region: RegionProcess, name: str = "bench-cluster",
     root = Path(region.log_path).parent
     secret_file = root / "secret"
     if not secret_file.exists():
-        result = region.command("shared-secret", "--write", str(secret_file))
-        assert result.returncode == 0, result.stderr
+        write_secret(region, secret_file)
     config = root / f"{name}.toml"
     config.write_text("".join(f"{key} = {value!r}\n".replace("'", '"')
                               for key, value in (settings or {}).items()))
@@ -217,10 +217,10 @@ def seed_webhook_nodes(url: str, uuid: str, count: int, port: int, *,
     are transitional.
     """
     every = round(1 / transitional) if transitional > 0 else 0
+    urls = [f"http://{bmc_address(index)}:{port}" for index in range(count)]
     connection = psycopg2.connect(url)
     with connection, connection.cursor() as cursor:
-        cursor.execute(SEED_WEBHOOK_NODES, {"uuid": uuid, "count": count, "port": str(port),
-                                            "every": every, "prefix": PREFIX})
+        cursor.execute(SEED_WEBHOOK_NODES, {"uuid": uuid, "urls": urls, "every": every})
         cursor.execute("ANALYZE nodes")
     connection.close()
     return count // every if every else 0
@@ -240,7 +240,7 @@ class Ages:
 
 def power_ages(cursor: Any, uuid: str) -> tuple[Ages, Ages, Ages]:
     """(all, routine, transitional) ages of cluster uuid's nodes, now."""
-    cursor.execute(POWER_AGES, {"uuid": uuid, "transitional": list(TRANSITIONAL)})
+    cursor.execute(POWER_AGES, {"uuid": uuid, "transitional": list(TRANSITIONAL_STATUSES)})
     found = {row[0]: Ages(int(row[1]), int(row[2]),
                           *(None if v is None else float(v) for v in row[3:6]), int(row[6]))
              for row in cursor.fetchall()}
@@ -274,3 +274,54 @@ def process_usage(pid: int) -> Usage:
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+class FleetProcess:
+    """bench/bmc_fleet.py run as a child process, for a bench (which runs no reactor)."""
+
+    #: Talks to the fleet on loopback: never through a proxy.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def __init__(self, process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
+        self.process = process
+        self.port = port
+        self.log_path = log_path
+
+    @classmethod
+    def start(cls, log_path: Path, *, latency: float, failure_rate: float = 0.0,
+              jitter: float = 0.0, port: int | None = None) -> FleetProcess:
+        if port is None:
+            port = free_port()
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, str(REPO / "bench" / "bmc_fleet.py"), "--port", str(port),
+                 "--latency", str(latency), "--jitter", str(jitter),
+                 "--failure-rate", str(failure_rate)],
+                stdout=log, stderr=subprocess.STDOUT)
+        fleet = cls(process, port, log_path)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                fleet.stats()
+                return fleet
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    fleet.stop()
+                    raise RuntimeError(f"the BMC fleet did not start:\n"
+                                       f"{log_path.read_text()[-2000:]}") from None
+                time.sleep(0.1)
+
+    def stats(self, *, reset: bool = False) -> dict[str, Any]:
+        url = f"http://127.0.0.1:{self.port}/stats" + ("?reset=1" if reset else "")
+        with self.opener.open(url, timeout=10) as response:
+            answer: dict[str, Any] = json.loads(response.read())
+        return answer
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()

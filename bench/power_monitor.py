@@ -55,9 +55,10 @@ import psycopg2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bmc_fleet import FleetProcess, raise_file_limit
+from bench.bmc_fleet import add_fleet_arguments, raise_file_limit
 from bench.common import (
     Ages,
+    FleetProcess,
     bench_cluster,
     bench_region,
     load_average,
@@ -132,12 +133,7 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=5000)
     parser.add_argument("--seconds", type=float, default=300.0,
                         help="how long to sample once every node has been read")
-    parser.add_argument("--latency", type=float, default=2.0,
-                        help="seconds each simulated BMC takes to answer")
-    parser.add_argument("--jitter", type=float, default=0.0,
-                        help="BMC answers take latency * (1 +- up to jitter)")
-    parser.add_argument("--failure-rate", type=float, default=0.01,
-                        help="share of BMC answers that are HTTP 503")
+    add_fleet_arguments(parser, failure_rate=0.01)
     parser.add_argument("--transitional", type=float, default=0.02,
                         help="share of nodes COMMISSIONING or DEPLOYING")
     parser.add_argument("--sample-every", type=float, default=2.0)
@@ -186,9 +182,9 @@ def run(args: argparse.Namespace, url: str, fleet: FleetProcess, cluster: Any,
     fleet.stats(reset=True)
     start_summaries = len(summaries(cluster.log_text()))
     cluster_start, region_start = after_warm, process_usage(region_pid)
-    fleet_cpu_start = fleet.cpu_seconds()
+    fleet_cpu_start = process_usage(fleet.process.pid).cpu
     started = time.monotonic()
-    samples: list[tuple[float, Ages, Ages, Ages, int]] = []
+    samples: list[tuple[float, Ages, Ages, int]] = []
     next_print = started + args.print_every
     print(f"sampling for {args.seconds:g} s, every {args.sample_every:g} s "
           "(power_state ages: all nodes | transitional ones; requests in flight at the fleet)")
@@ -196,9 +192,9 @@ def run(args: argparse.Namespace, url: str, fleet: FleetProcess, cluster: Any,
         now = time.monotonic()
         if now - started >= args.seconds:
             break
-        every, routine, moving = power_ages(cursor, uuid)
+        every, _, moving = power_ages(cursor, uuid)
         in_flight = int(fleet.stats()["in_flight"])
-        samples.append((now - started, every, routine, moving, in_flight))
+        samples.append((now - started, every, moving, in_flight))
         if now >= next_print:
             print(f"  {now - started:5.0f} s  all: {describe(every)} | transitional: "
                   f"max {seconds(moving.max)} p95 {seconds(moving.p95)} | "
@@ -207,11 +203,11 @@ def run(args: argparse.Namespace, url: str, fleet: FleetProcess, cluster: Any,
         time.sleep(max(0.0, args.sample_every - (time.monotonic() - now)))
     elapsed = time.monotonic() - started
     cluster_end, region_end = process_usage(cluster_pid), process_usage(region_pid)
-    fleet_cpu = fleet.cpu_seconds() - fleet_cpu_start
+    fleet_cpu = process_usage(fleet.process.pid).cpu - fleet_cpu_start
     fleet_stats = fleet.stats()
     lines = summaries(cluster.log_text())
     connection.close()
-    return {"uuid": uuid, "transitional": transitional, "warm": warm,
+    return {"transitional": transitional, "warm": warm,
             "warm_moving": warm_moving, "elapsed": elapsed,
             "samples": samples, "fleet": fleet_stats, "fleet_cpu": fleet_cpu,
             "cluster": (cluster_start, cluster_end), "region": (region_start, region_end),
@@ -224,8 +220,8 @@ def report(args: argparse.Namespace, settings: dict[str, object],
     elapsed = result["elapsed"]
     fleet = result["fleet"]
     every = [s[1] for s in samples]
-    moving = [s[3] for s in samples]
-    in_flight = [s[4] for s in samples]
+    moving = [s[2] for s in samples]
+    in_flight = [s[3] for s in samples]
 
     def worst(values: list[float | None]) -> float | None:
         known = [v for v in values if v is not None]

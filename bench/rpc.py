@@ -53,8 +53,9 @@ from twisted.internet import reactor  # noqa: E402
 from twisted.internet.defer import Deferred, gatherResults  # noqa: E402
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol  # noqa: E402
 
-from bench.bmc_fleet import FleetProcess, raise_file_limit  # noqa: E402
+from bench.bmc_fleet import raise_file_limit  # noqa: E402
 from bench.common import (  # noqa: E402
+    FleetProcess,
     bench_cluster,
     bench_region,
     load_average,
@@ -68,6 +69,7 @@ from rpc.client import RPCClient  # noqa: E402
 from rpc.commands.common import Identify  # noqa: E402
 from rpc.commands.region import GetClusterStatus, RegisterV2  # noqa: E402
 from rpc.protocol import RPCProtocol  # noqa: E402
+from tests.e2e.cluster_fixtures import write_secret  # noqa: E402
 
 
 async def connect(port: int, secret: bytes, cluster_uuid: str) -> RPCProtocol:
@@ -115,11 +117,8 @@ async def measure(port: int, secret: bytes, seconds: float, concurrency: int,
 
 def part_one(args: argparse.Namespace) -> None:
     with bench_region() as (region, _, _url):
-        secret_file = Path(region.log_path).parent / "secret"
-        result = region.command("shared-secret", "--write", str(secret_file))
-        assert result.returncode == 0, result.stderr
+        secret = read_secret(write_secret(region, Path(region.log_path).parent / "secret"))
         port = int(region.rpc_port)
-        secret = read_secret(secret_file)
         failure: list[BaseException] = []
 
         def run() -> None:
