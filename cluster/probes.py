@@ -106,9 +106,9 @@ from twisted.application.service import Service
 from twisted.internet.defer import CancelledError, Deferred, DeferredLock, TimeoutError
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
-from twisted.protocols import amp
 from twisted.python.failure import Failure
 
+from cluster.power.reports import RegionClient
 from power import mscm, msftocs, sm15k, ucsm, virsh, vmware
 from power.address import AddressError, parse_address
 from power.errors import PowerError
@@ -197,6 +197,16 @@ class ProbeRequest:
                 f"target={self.describe()!r}, accept_all={self.accept_all!r})")
 
     @property
+    def vsphere_protocol(self) -> str:
+        """The vSphere protocol (esxi, vmware): an ESXi host's is :data:`ESXI_PROTOCOL`."""
+        return ESXI_PROTOCOL if self.model == "esxi" else self.protocol
+
+    @property
+    def sm15k_control(self) -> str:
+        """How SeaMicro server cards are powered: ``ipmi`` unless power_control says."""
+        return self.power_control or "ipmi"
+
+    @property
     def key(self) -> tuple[str, str]:
         """What identifies the device: requests with the same key run one at a time."""
         return self.model, self.address
@@ -226,9 +236,14 @@ class FoundMachine:
     power_type: str
     #: Includes the device's password: never log it.
     power_parameters: Mapping[str, str] = attrs.field(repr=False)
-    hostname: str | None = None
-    #: The domain name, for the virsh boot order.
+    #: A virtual machine's name (prefix_filter, hostname, the virsh boot order); "" for
+    #: cartridges, blades and server cards.
     name: str = ""
+
+    @property
+    def hostname(self) -> str | None:
+        """The hostname to ask for: the VM's name made a host name; None (generated)."""
+        return host_name(self.name)
 
 
 @attrs.define
@@ -251,13 +266,6 @@ class ProbeReport:
 # -- Requests, from the commands' arguments -------------------------------------------
 
 
-def _check_host(request: ProbeRequest, what: str) -> None:
-    try:
-        parse_address(request.address)
-    except AddressError as error:
-        raise ProbeRefused(f"Bad {what} '{request.address}': {error}") from None
-
-
 def check_request(request: ProbeRequest) -> None:
     """
     Refuse, before anything starts, a request that cannot work.
@@ -271,15 +279,17 @@ def check_request(request: ProbeRequest) -> None:
             virsh.check_uri(request.address or virsh.DEFAULT_URI)
         elif request.model in ("esxi", "vmware"):
             vmware.endpoint({"power_address": request.address, "power_port": request.port,
-                             "power_protocol": request.protocol})
+                             "power_protocol": request.vsphere_protocol})
         elif request.model == "ucsm":
             ucsm.api_url(request.address)
         elif request.model == "msftocs":
-            _check_host(request, "chassis manager address")
-            if request.port and not (request.port.isdigit() and 0 < int(request.port) < 65536):
-                raise ProbeRefused(f"Bad chassis manager port '{request.port}'.")
+            msftocs.MicrosoftOCSPowerDriver(None).address(
+                {"power_address": request.address, "power_port": request.port})
         elif request.model in ("mscm", "seamicro15k"):
-            _check_host(request, "chassis address")
+            try:
+                parse_address(request.address)
+            except AddressError as error:
+                raise ProbeRefused(f"Bad chassis address '{request.address}': {error}") from None
         if request.model == "seamicro15k" and request.power_control not in ("", *sm15k.CONTROLS):
             raise ProbeRefused(f"power_control must be one of {', '.join(sm15k.CONTROLS)}.")
     except PowerError as error:
@@ -336,11 +346,10 @@ def _macs(values: Iterable[str]) -> tuple[str, ...]:
 
 
 def _vsphere_parameters(request: ProbeRequest, machine: vmware.VMwareMachine) -> dict[str, str]:
-    protocol = ESXI_PROTOCOL if request.model == "esxi" else request.protocol
     return {"power_vm_name": machine.name, "power_uuid": machine.uuid,
             "power_address": request.address, "power_user": request.username,
             "power_pass": request.password, "power_port": request.port,
-            "power_protocol": protocol}
+            "power_protocol": request.vsphere_protocol}
 
 
 def to_found(request: ProbeRequest, record: Any) -> FoundMachine:
@@ -353,16 +362,15 @@ def to_found(request: ProbeRequest, record: Any) -> FoundMachine:
             f"domain {record.name}", record.architecture, _macs(record.macs), power_type,
             {"power_address": request.address, "power_id": record.name,
              "power_pass": request.password},
-            host_name(record.name), record.name)
+            record.name)
     if model in ("esxi", "vmware"):
         return FoundMachine(f"VM {record.name}", record.architecture, _macs(record.macs),
-                            power_type, _vsphere_parameters(request, record),
-                            host_name(record.name), record.name)
+                            power_type, _vsphere_parameters(request, record), record.name)
     if model == "seamicro15k":
         return FoundMachine(
             f"server {record.system_id}", "amd64/generic", _macs(record.macs), power_type,
             {"system_id": record.system_id, "power_address": request.address, **credentials,
-             "power_control": request.power_control or "ipmi"})
+             "power_control": request.sm15k_control})
     if model == "mscm":
         return FoundMachine(
             f"node {record.node_id}", record.architecture, _macs(record.macs), power_type,
@@ -421,13 +429,13 @@ class DriverListers:
             return await virsh.list_machines(r, request.address, password,
                                              total_timeout=timeout, clock=clock)
         if request.model in ("esxi", "vmware"):
-            protocol = ESXI_PROTOCOL if request.model == "esxi" else request.protocol
             return await vmware.list_machines(r, request.address, user, password,
-                                              port=request.port or None, protocol=protocol,
+                                              port=request.port or None,
+                                              protocol=request.vsphere_protocol,
                                               timeout=timeout, clock=clock)
         if request.model == "seamicro15k":
             return await sm15k.list_machines(r, request.address, user, password,
-                                             request.power_control or "ipmi",
+                                             request.sm15k_control,
                                              timeout=timeout, clock=clock)
         if request.model == "mscm":
             return await mscm.list_machines(r, request.address, user, password,
@@ -512,7 +520,6 @@ class VirshBootOrder:
                  **driver_options: Any) -> None:
         self.driver = virsh.VirshPowerDriver(reactor, clock=clock, timeout=timeout,
                                              tempdir=tempdir, **driver_options)
-        self.tempdir = tempdir
 
     async def __call__(self, request: ProbeRequest, machine: FoundMachine) -> str:
         if request.model != "virsh" or not machine.name:
@@ -531,7 +538,7 @@ class VirshBootOrder:
         changed, reason = network_first(xml)
         if changed is None:
             return f"boot order left as it is: {reason}"
-        workdir = Path(tempfile.mkdtemp(prefix="maas-probe-", dir=self.tempdir))
+        workdir = Path(tempfile.mkdtemp(prefix="maas-probe-", dir=self.driver.tempdir))
         try:
             path = workdir / "domain.xml"
             write_private(path, changed)
@@ -543,14 +550,6 @@ class VirshBootOrder:
 
 
 # -- The service -----------------------------------------------------------------------
-
-
-class RegionClient(Protocol):
-    """Calls a command on the region over some accepted connection."""
-
-    async def call(self, command: type[amp.Command], *,
-                   timeout: float | None = None,  # noqa: ASYNC109 - a Deferred deadline
-                   **kwargs: Any) -> dict[str, Any]: ...
 
 
 def _reason(error: BaseException, secrets: Sequence[str]) -> str:
@@ -765,11 +764,10 @@ class ProbeService(Service):
             raise
         except Exception as error:  # CommissionNodeFailed, or the call failed
             kind = "" if isinstance(error, CommissionNodeFailed) else f" ({type(error).__name__})"
+            reason = _reason(error, [request.password])
             log.warn("Could not commission {system_id} ({machine}){kind}: {reason}",
-                     system_id=system_id, machine=machine.label, kind=kind,
-                     reason=_reason(error, [request.password]))
-            report.failed.append((machine.label, f"commissioning: "
-                                                 f"{_reason(error, [request.password])}"))
+                     system_id=system_id, machine=machine.label, kind=kind, reason=reason)
+            report.failed.append((machine.label, f"commissioning: {reason}"))
             return
         log.info("Commissioning {system_id} ({machine}) for {user}", system_id=system_id,
                  machine=machine.label, user=request.user)

@@ -19,6 +19,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from twisted.protocols import amp
+
+#: The AMP error code of bad input that a command has no declared error for;
+#: either side may answer it, with a text that says what was wrong.
+INVALID_ARGUMENT = b"InvalidArgument"
+
+
+def bad_argument(message: str) -> amp.RemoteAmpError:
+    """A refusal of bad input, sent to the peer as it is (never logged as a bug)."""
+    return amp.RemoteAmpError(INVALID_ARGUMENT, message)
+
 
 class RPCError(Exception):
     """Base class for every error declared by an RPC command."""

@@ -60,12 +60,10 @@ from rpc.commands.cluster import (
     PowerOn,
     PowerQuery,
 )
-from rpc.errors import NoSuchOperatingSystem
+from rpc.errors import NoSuchOperatingSystem, bad_argument
 
 #: The AMP error code of "this cluster cannot do that yet".
 NOT_IMPLEMENTED = b"NotImplementedError"
-#: The AMP error code of a request that cannot work as given (the region's is the same).
-INVALID_ARGUMENT = b"InvalidArgument"
 
 
 class PowerActions(Protocol):
@@ -173,7 +171,7 @@ class ClusterResponders(amp.AMP):
     # Arguments carry chassis and hypervisor passwords: never log them.
 
     def _probe(self, request: ProbeRequest) -> dict[str, Any]:
-        probes = getattr(self.cluster, "probes", None)
+        probes = self.cluster.probes
         if probes is None:
             raise not_supported(f"Cluster {self.cluster.uuid} has no probe service.")
         try:
@@ -181,7 +179,7 @@ class ClusterResponders(amp.AMP):
         except ProbeRefused as refused:
             self.log.info("Refused to probe {model} hardware: {reason}", model=request.model,
                           reason=str(refused))
-            raise amp.RemoteAmpError(INVALID_ARGUMENT, str(refused)) from None
+            raise bad_argument(str(refused)) from None
         return {}
 
     @AddVirsh.responder

@@ -48,18 +48,10 @@ from rpc.errors import (
     NoSuchEventType,
     NoSuchNode,
     PayloadTooLarge,
+    bad_argument,
 )
 
 log = Logger(namespace="region.rpc.clusterops")
-
-#: The AMP error code of bad input that a command has no declared error for.
-INVALID_ARGUMENT = b"InvalidArgument"
-
-
-def bad_argument(message: str) -> amp.RemoteAmpError:
-    """A refusal of bad input, sent to the cluster as it is (never logged as a bug)."""
-    return amp.RemoteAmpError(INVALID_ARGUMENT, message)
-
 
 # -- Power monitoring --------------------------------------------------------
 

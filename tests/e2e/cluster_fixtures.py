@@ -5,6 +5,9 @@ Helpers for e2e tests that run real ``maas-cluster`` processes beside a real reg
 - :func:`own_region`: a ``maas-region serve`` with a database of its own (so
   the first cluster that registers takes over its ``master`` placeholder),
   an ``admin`` user, and the shared secret written for the clusters;
+- :func:`region_fixtures`: the module-scoped fixtures of a test module whose
+  clusters talk to such a region (its directory, the region, the secret file,
+  an admin client);
 - :func:`wait_until`: poll a condition with a deadline (from a test that
   may block: no reactor runs in it).
 """
@@ -19,9 +22,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from tests.conftest import Server, run_region_command
-from tests.maasclient import REPO, RegionProcess, free_port
+from tests.maasclient import REPO, MAASClient, RegionProcess, free_port
 
 
 class ClusterProcess:
@@ -101,6 +107,37 @@ def write_secret(region: RegionProcess, path: Path) -> Path:
     result = region.command("shared-secret", "--write", str(path))
     assert result.returncode == 0, result.stderr
     return path
+
+
+def region_fixtures(directory: str, database: str) -> tuple[Any, Any, Any, Any]:
+    """
+    Module-scoped fixtures ``root`` (tmp_root/directory), ``cluster_region``
+    (:func:`own_region` on database), ``secret_file`` (its shared secret) and
+    ``admin`` (its admin's API client), for a test module to hold::
+
+        root, cluster_region, secret_file, admin = region_fixtures("probes", "maasprobese2e")
+    """
+
+    @pytest.fixture(scope="module", name="root")
+    def root_fixture(tmp_root: Path) -> Path:
+        path = tmp_root / directory
+        path.mkdir(exist_ok=True)
+        return path
+
+    @pytest.fixture(scope="module", name="cluster_region")
+    def region_fixture(pg_server: Server, root: Path) -> Iterator[RegionProcess]:
+        with own_region(pg_server, root, database) as region:
+            yield region
+
+    @pytest.fixture(scope="module", name="secret_file")
+    def secret_fixture(cluster_region: RegionProcess, root: Path) -> Path:
+        return write_secret(cluster_region, root / "secret")
+
+    @pytest.fixture(scope="module", name="admin")
+    def admin_fixture(cluster_region: RegionProcess) -> MAASClient:
+        return MAASClient(cluster_region.url, cluster_region.api_key("admin"))
+
+    return root_fixture, region_fixture, secret_fixture, admin_fixture
 
 
 def wait_until(what: str, check: Callable[[], bool], timeout: float = 30.0) -> None:

@@ -19,8 +19,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from tests.conftest import Server
-from tests.e2e.cluster_fixtures import ClusterProcess, own_region, wait_until, write_secret
+from tests.e2e.cluster_fixtures import ClusterProcess, region_fixtures, wait_until
 from tests.integration.power.conftest import (
     BMC_PASSWORD,
     CHASSIS_SCRIPT,
@@ -35,28 +34,8 @@ from tests.maasclient import MAASClient, RegionProcess
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def root(tmp_root: Path) -> Path:
-    path = tmp_root / "clusters"
-    path.mkdir(exist_ok=True)
-    return path
-
-
-@pytest.fixture(scope="module")
-def cluster_region(pg_server: Server, root: Path) -> Iterator[RegionProcess]:
-    """A region with a database of its own (its placeholder cluster is untouched)."""
-    with own_region(pg_server, root, "maasclustere2e") as process:
-        yield process
-
-
-@pytest.fixture(scope="module")
-def secret_file(cluster_region: RegionProcess, root: Path) -> Path:
-    return write_secret(cluster_region, root / "secret")
-
-
-@pytest.fixture(scope="module")
-def admin(cluster_region: RegionProcess) -> MAASClient:
-    return MAASClient(cluster_region.url, cluster_region.api_key("admin"))
+#: A region with a database of its own (its placeholder cluster is untouched).
+root, cluster_region, secret_file, admin = region_fixtures("clusters", "maasclustere2e")
 
 @pytest.fixture(scope="module")
 def clusters() -> Iterator[list[ClusterProcess]]:

@@ -25,8 +25,7 @@ import pytest
 import pytest_twisted
 from twisted.internet.task import deferLater
 
-from tests.conftest import Server
-from tests.e2e.cluster_fixtures import ClusterProcess, own_region, wait_until, write_secret
+from tests.e2e.cluster_fixtures import ClusterProcess, region_fixtures, wait_until
 from tests.fakes.mscm import FakeMSCM, Node
 from tests.fakes.ocs import FakeBlade, FakeOCS
 from tests.fakes.ucsm import FakeServer, FakeUCSM
@@ -58,29 +57,14 @@ def reactor() -> Any:
     return running
 
 
-@pytest.fixture(scope="module")
-def root(tmp_root: Path) -> Path:
-    path = tmp_root / "probes"
-    path.mkdir(exist_ok=True)
-    return path
+root, cluster_region, secret_file, admin = region_fixtures("probes", "maasprobese2e")
 
 
 @pytest.fixture(scope="module")
-def probe_region(pg_server: Server, root: Path) -> Iterator[RegionProcess]:
-    with own_region(pg_server, root, "maasprobese2e") as region:
-        yield region
-
-
-@pytest.fixture(scope="module")
-def admin(probe_region: RegionProcess) -> MAASClient:
-    return MAASClient(probe_region.url, probe_region.api_key("admin"))
-
-
-@pytest.fixture(scope="module")
-def cluster(probe_region: RegionProcess, root: Path) -> Iterator[ClusterProcess]:
+def cluster(cluster_region: RegionProcess, secret_file: Path,
+            root: Path) -> Iterator[ClusterProcess]:
     """One cluster, the region's first: it takes over the master nodegroup, ACCEPTED."""
-    secret = write_secret(probe_region, root / "secret")
-    process = ClusterProcess.start(probe_region, secret, root, "prober")
+    process = ClusterProcess.start(cluster_region, secret_file, root, "prober")
     try:
         process.wait_for("is ACCEPTED")
         yield process
@@ -159,7 +143,7 @@ def probe(admin: MAASClient, cluster: ClusterProcess, op: str = "probe_and_enlis
 
 
 async def eventually(reactor: Any, what: str, check: Callable[[], Any],
-                     timeout: float = 60.0) -> Any:
+                     timeout: float = 60.0) -> Any:  # noqa: ASYNC109 - a polling deadline
     """Poll check while the reactor runs (the fakes answer meanwhile); its first truthy
     result."""
     deadline = time.monotonic() + timeout
@@ -355,10 +339,10 @@ def test_bad_requests_are_refused_by_the_cluster(admin: MAASClient,
     assert "may not set the libvirt URI parameter(s) command" in response.text
 
 
-def test_no_probe_password_in_any_log(probe_region: RegionProcess,
+def test_no_probe_password_in_any_log(cluster_region: RegionProcess,
                                       cluster: ClusterProcess) -> None:
     """None of the probes' passwords appears in the cluster's log or the region's."""
-    logs = cluster.log_text() + probe_region.log_text()
+    logs = cluster.log_text() + cluster_region.log_text()
     assert "Probing" in logs
     for password in PASSWORDS:
         assert password not in logs

@@ -16,7 +16,8 @@ from region.db import users as db_users
 from region.db.nodegroups import ClusterState
 from region.db.pool import Database
 from region.domain.lifecycle import NodeStatus
-from region.rpc.clusterops import DEFAULT_POWER_POLICY, INVALID_ARGUMENT, PowerMonitorPolicy
+from region.rpc.clusterops import DEFAULT_POWER_POLICY, PowerMonitorPolicy
+from rpc.errors import INVALID_ARGUMENT
 from region.rpc.service import RegionServerProtocol
 from rpc.commands.region import (
     ClusterStatus,

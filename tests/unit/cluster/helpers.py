@@ -216,8 +216,9 @@ class FakeNetwork:
 
 class FakeRegionClient:
     """
-    What the power service and monitor call: records calls, answers
-    ListNodePowerParameters from ``pages``, raises scripted errors.
+    What the power service, monitor and probes call: records calls, answers
+    ListNodePowerParameters from ``pages``, raises scripted errors.  A
+    subclass answers other commands by overriding :meth:`answer`.
     """
 
     def __init__(self) -> None:
@@ -243,6 +244,10 @@ class FakeRegionClient:
             await hold
         if self.errors[name]:
             raise self.errors[name].popleft()
+        return self.answer(command, kwargs)
+
+    def answer(self, command: type[amp.Command], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The response to a call that got through (no scripted error)."""
         if command is ListNodePowerParameters:
             return {"nodes": self.pages.popleft() if self.pages else []}
         return {}
@@ -265,3 +270,4 @@ class Runtime:
 
     uuid: str = UUID
     power: Any = None
+    probes: Any = None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections import defaultdict, deque
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +41,8 @@ from power.ucsm import UCSMServer
 from power.virsh import VirshMachine
 from power.vmware import VMwareMachine
 from rpc.commands.region import CommissionNode, CreateNode
-from rpc.errors import (
-    CommissionNodeFailed,
-    NoConnectionsAvailable,
-    NodeAlreadyExists,
-    NoIPFoundForMACAddress,
-)
+from rpc.errors import CommissionNodeFailed, NodeAlreadyExists, NoIPFoundForMACAddress
+from tests.unit.cluster.helpers import FakeRegionClient
 
 UUID = "cluster-probe"
 PASSWORD = "pr0be-s3cret"
@@ -70,32 +65,23 @@ def virsh_request(**overrides: Any) -> ProbeRequest:
     return ProbeRequest(**values)
 
 
-class FakeRegion:
+class FakeRegion(FakeRegionClient):
     """CreateNode and CommissionNode as the region answers them (MACs must be new)."""
 
     def __init__(self) -> None:
-        self.calls: list[tuple[str, dict[str, Any]]] = []
+        super().__init__()
         self.known_macs: set[str] = set()
         self.taken_hostnames: set[str] = set()
-        self.errors: dict[str, deque[BaseException]] = defaultdict(deque)
-        self.holds: dict[str, Deferred[None]] = {}
-        self.connected = True
         self.created = 0
 
     async def call(self, command: type[amp.Command], *,
                    timeout: float | None = None,  # noqa: ASYNC109
                    **kwargs: Any) -> dict[str, Any]:
         assert timeout is not None and timeout > 0
-        if not self.connected:
-            raise NoConnectionsAvailable("no accepted connection (fake)")
-        name = command.__name__
         command(**kwargs)  # the arguments fit the command's schema
-        self.calls.append((name, kwargs))
-        hold = self.holds.pop(name, None)
-        if hold is not None:
-            await hold
-        if self.errors[name]:
-            raise self.errors[name].popleft()
+        return await super().call(command, timeout=timeout, **kwargs)
+
+    def answer(self, command: type[amp.Command], kwargs: dict[str, Any]) -> dict[str, Any]:
         if command is CreateNode:
             taken = sorted(set(kwargs["mac_addresses"]) & self.known_macs)
             if taken:
@@ -110,10 +96,7 @@ class FakeRegion:
             return {"system_id": f"node-{self.created}"}
         if command is CommissionNode:
             return {}
-        raise AssertionError(f"unexpected {name}")
-
-    def named(self, name: str) -> list[dict[str, Any]]:
-        return [kwargs for called, kwargs in self.calls if called == name]
+        raise AssertionError(f"unexpected {command.__name__}")
 
 
 class ListerFake:
@@ -396,7 +379,7 @@ class TestFailuresAndLimits(ProbeTestCase):
     def test_losing_the_region_stops_the_probe(self) -> None:
         """No connection to the region left: the probe stops instead of failing each
         machine in turn."""
-        self.region.connected = False
+        self.region.accepted = False
         report = self.probe(virsh_request())
         self.assertIn("no connection to the region", report.error)
         self.assertEqual(report.enlisted, [])
@@ -565,7 +548,7 @@ class TestVirshBootOrder(SynchronousTestCase):
         setter = VirshBootOrder(Clock(), virsh="/usr/bin/virsh", runner=runner,
                                 tempdir=self.mktemp_dir())
         machine = FoundMachine("domain vm", "amd64/generic", ("52:54:00:00:00:01",), "virsh",
-                               {}, "vm", "vm")
+                               {}, "vm")
         result: str = self.successResultOf(Deferred.fromCoroutine(
             setter(request or virsh_request(address="qemu:///system"), machine)))
         return result
