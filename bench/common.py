@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import signal
 import statistics
 import subprocess
 import sys
@@ -36,7 +35,7 @@ from bench.bmc_fleet import bmc_address  # noqa: E402
 from region.rpc.clusterops import TRANSITIONAL_STATUSES  # noqa: E402
 from tests.conftest import Server, run_region_command  # noqa: E402
 from tests.e2e.cluster_fixtures import ClusterProcess, write_secret  # noqa: E402
-from tests.maasclient import MAASClient, RegionProcess, free_port  # noqa: E402
+from tests.maasclient import MAASClient, RegionProcess, free_port, stop_process  # noqa: E402
 from tools.pgcluster import PrivateCluster  # noqa: E402
 
 SEED_NODES = """
@@ -318,10 +317,4 @@ class FleetProcess:
         return answer
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, 10)

@@ -88,6 +88,18 @@ class MAASClient:
         return self.session.delete(self.url(path), auth=self.auth, timeout=30)
 
 
+def stop_process(process: subprocess.Popen[Any], grace: float) -> int:
+    """SIGTERM a child, wait up to grace seconds, then SIGKILL it; its exit status."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
 class RegionProcess:
     """A ``maas-region serve`` child process on a free loopback port."""
 
@@ -138,13 +150,7 @@ class RegionProcess:
         return self.log_path.read_text()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, 10)
 
     def command(self, *args: str, input_text: str | None = None) -> subprocess.CompletedProcess[str]:
         env = dict(os.environ, MAAS_DATABASE_URL=self.database_url)

@@ -15,7 +15,6 @@ Helpers for e2e tests that run real ``maas-cluster`` processes beside a real reg
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Server, run_region_command
-from tests.maasclient import REPO, MAASClient, RegionProcess, free_port
+from tests.maasclient import REPO, MAASClient, RegionProcess, free_port, stop_process
 
 
 class ClusterProcess:
@@ -77,14 +76,7 @@ class ClusterProcess:
         return (self.state_dir / "cluster_uuid").read_text().strip()
 
     def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return stop_process(self.process, 15)
 
 
 @contextmanager

@@ -11,11 +11,12 @@ outlets are in and which SETs reached them, and stops it.
 from __future__ import annotations
 
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.maasclient import stop_process
 
 HANDLER = Path(__file__).with_name("apc_pdu.py")
 
@@ -80,13 +81,7 @@ class SNMPAgent:
         return (self.workdir / "snmpd.log").read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process, 5)
         self._log.close()
 
     # -- the PDU's state ---------------------------------------------------------
